@@ -203,6 +203,11 @@ class World:
         self.webhooks: list[str] = []
         # Called with each published Event Grid event (eventgrid.py delivers to webhooks here).
         self.event_listeners: list[Callable[[dict[str, Any]], None]] = []
+        # --- arm.py / proxy.py / standin.py state (append below) ---
+        self.operations: dict[str, dict[str, Any]] = {}  # long-running operations by id
+        # --- keyvault.py / eventgrid.py / appinsights.py state (append below) ---
+        self.published_expiry: set[tuple[str, str, str]] = set()  # (event type, key id, version)
+        self.deliveries: list[dict[str, Any]] = []  # webhook deliveries: event id, url, status
 
     # Clock: the stand-in's idea of now, which tests may move forward.
     def now(self) -> float:
