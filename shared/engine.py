@@ -1,0 +1,291 @@
+"""The rotation engine: observe, plan, apply, verify. Level-triggered: every trigger re-reads the world.
+
+Triggers (an event, the sweep, a manual request) differ only in which registries they consider and
+in their trigger name; all converge each pinned registry to its key's newest usable version.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from shared.armids import RegistryRef
+from shared.errors import PermanentError, RotationError
+from shared.events import KeyEvent
+from shared.keyids import KeyRef
+from shared.locks import PROCESS_LOCKS, KeyedLocks
+from shared.manual import ManualRequest
+from shared.model import KeyObservation, Registry
+from shared.observe import observe_key
+from shared.outcomes import KeyVersionCreated, Outcome, RunProblem, RunReport
+from shared.planner import Action, Decision, ManualTarget, expiry_alerts, plan, plan_registry, version_needing_successor
+from shared.ports import KeyVaultPort, RegistryPort
+from shared.reasons import Reason, Result, Trigger
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+MAX_WORKERS = 32
+HARD_BUDGET_MARGIN_S = 5.0  # past event_budget_s, how long in-flight updates may still be waited for
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutcomeSink:
+    """Where outcomes go as they happen; the default only logs (telemetry.py exports them)."""
+
+    def outcome(self, outcome: Outcome) -> None:
+        log.info("registry %s: %s (%s)", outcome.registry, outcome.result.value, outcome.reason.value)
+
+    def run(self, report: RunReport) -> None:
+        log.info("run %s (%s): %s", report.correlation_id, report.trigger.value, report.counts())
+
+
+@dataclass(frozen=True)
+class _Scope:
+    registry: RegistryRef | None = None
+    key: KeyRef | None = None
+
+
+class RotationEngine:
+    def __init__(self, keyvault: KeyVaultPort, registries: RegistryPort, settings: Settings,
+                 clock: Clock = utc_now, sink: OutcomeSink | None = None, locks: KeyedLocks = PROCESS_LOCKS) -> None:
+        self.keyvault = keyvault
+        self.registries = registries
+        self.settings = settings
+        self.clock = clock
+        self.sink = sink or OutcomeSink()
+        self.locks = locks
+
+    # --- Entry points --------------------------------------------------------------------------
+
+    def on_key_event(self, event: KeyEvent) -> RunReport:
+        extra = [(event.key_id.key, event.key_id.version)] if event.key_id.version else []
+        return self._run(Trigger.EVENT, event.event_id, self.settings.dry_run, _Scope(key=event.key_id.key),
+                         budget_s=self.settings.event_budget_s, extra_alert_versions=extra)
+
+    def sweep(self, dry_run: bool = False, correlation_id: str | None = None) -> RunReport:
+        return self._run(Trigger.SWEEP, correlation_id or _run_id(), self.settings.dry_run or dry_run, _Scope())
+
+    def run_manual(self, request: ManualRequest, correlation_id: str | None = None) -> RunReport:
+        targets = {}
+        if request.registry is not None and request.to_version is not None:
+            targets[request.registry.id.lower()] = ManualTarget(request.to_version, request.allow_downgrade)
+        return self._run(Trigger.MANUAL, correlation_id or _run_id(), self.settings.dry_run or request.dry_run,
+                         _Scope(registry=request.registry, key=request.key), targets=targets)
+
+    def observe(self, key: KeyRef | None = None) -> tuple[list[Registry], dict[KeyRef, KeyObservation],
+                                                          list[RunProblem]]:
+        """Registries in scope and their keys, read once: what status reports are built from."""
+        problems: list[RunProblem] = []
+        registries = self._discover(_Scope(key=key), problems)
+        return registries, self._observe_keys(registries, self.clock()), problems
+
+    # --- One run -------------------------------------------------------------------------------
+
+    def _run(self, trigger: Trigger, correlation_id: str, dry_run: bool, scope: _Scope,
+             budget_s: float | None = None, targets: dict[str, ManualTarget] | None = None,
+             extra_alert_versions: Iterable[tuple[KeyRef, str]] = ()) -> RunReport:
+        started = time.monotonic()
+        report = RunReport(trigger, correlation_id, dry_run, self.clock())
+        registries = self._discover(scope, report.problems)
+        keys = self._observe_keys(registries, report.started)
+        if self.settings.auto_rotate_keys:
+            keys = self._create_successor_versions(registries, keys, dry_run, report)
+        now = self.clock()
+        decisions = plan(registries, keys, now, targets)
+        start_by = now + timedelta(seconds=budget_s) if budget_s is not None else None
+        for outcome in self._apply(decisions, keys, report, start_by, targets or {}):
+            report.outcomes.append(outcome)
+            self.sink.outcome(outcome)
+        report.alerts = expiry_alerts(registries, keys, now, self.settings.near_expiry_days, extra_alert_versions)
+        report.duration_ms = int((time.monotonic() - started) * 1000)
+        self.sink.run(report)
+        return report
+
+    def _discover(self, scope: _Scope, problems: list[RunProblem]) -> list[Registry]:
+        if scope.registry is not None:
+            return self._discover_one(scope.registry, problems)
+        try:
+            subscriptions = list(self.settings.subscription_ids) or self.registries.list_subscription_ids()
+        except RotationError as exc:
+            problems.append(RunProblem("subscriptions", exc.reason, exc.transient, exc.message))
+            return []
+        found: list[Registry] = []
+        for subscription_id in subscriptions:
+            try:
+                listed = list(self.registries.list_cmk_registries(subscription_id))
+            except RotationError as exc:
+                problems.append(RunProblem(f"/subscriptions/{subscription_id}", exc.reason, exc.transient,
+                                           exc.message))
+                continue
+            found.extend(
+                r for r in listed
+                if self.settings.in_scope(r.subscription_id, r.resource_group)
+                and (scope.key is None or (r.key_id is not None and r.key_id.key == scope.key))
+            )
+        return sorted(found, key=lambda r: r.id.lower())
+
+    def _discover_one(self, ref: RegistryRef, problems: list[RunProblem]) -> list[Registry]:
+        try:
+            registry = self.registries.get_registry(ref)
+        except RotationError as exc:
+            problems.append(RunProblem(ref.id, exc.reason, exc.transient, exc.message))
+            return []
+        if registry is None:
+            problems.append(RunProblem(ref.id, Reason.KEY_NOT_FOUND, False,
+                                       "the registry has no customer-managed key"))
+            return []
+        return [registry]
+
+    def _observe_keys(self, registries: list[Registry], now: datetime) -> dict[KeyRef, KeyObservation]:
+        refs = sorted({r.key_id.key for r in registries if r.key_id is not None}, key=str)
+        if not refs:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(8, len(refs))) as pool:
+            return dict(zip(refs, pool.map(lambda ref: observe_key(self.keyvault, ref, now), refs), strict=True))
+
+    # --- Auto-rotation of keys (off by default) --------------------------------------------------
+
+    def _create_successor_versions(self, registries: list[Registry], keys: dict[KeyRef, KeyObservation],
+                                   dry_run: bool, report: RunReport) -> dict[KeyRef, KeyObservation]:
+        keys = dict(keys)
+        for ref, observation in keys.items():
+            in_use = {r.version_in_use for r in registries
+                      if r.key_id is not None and r.key_id.key == ref and r.version_in_use}
+            expiring = version_needing_successor(observation, in_use, self.clock(), self.settings.near_expiry_days)
+            if expiring is None:
+                continue
+            if dry_run:
+                report.key_versions_created.append(KeyVersionCreated(str(ref), expiring.version, None, True))
+                continue
+            with self.locks.hold(f"key:{ref}"):
+                # Re-read under the lock: a concurrent run may have created the successor already.
+                fresh = observe_key(self.keyvault, ref, self.clock())
+                if version_needing_successor(fresh, in_use, self.clock(), self.settings.near_expiry_days) is None:
+                    keys[ref] = fresh
+                    continue
+                try:
+                    new_version = self.keyvault.create_version(ref)
+                except RotationError as exc:
+                    report.key_versions_created.append(
+                        KeyVersionCreated(str(ref), expiring.version, None, False, exc.message))
+                    report.problems.append(RunProblem(str(ref), Reason.KEY_ROTATION_FAILED, exc.transient,
+                                                      exc.message))
+                    continue
+                report.key_versions_created.append(KeyVersionCreated(str(ref), expiring.version, new_version, False))
+                keys[ref] = observe_key(self.keyvault, ref, self.clock())
+        return keys
+
+    # --- Apply and verify ------------------------------------------------------------------------
+
+    def _apply(self, decisions: list[Decision], keys: dict[KeyRef, KeyObservation], report: RunReport,
+               start_by: datetime | None, targets: dict[str, ManualTarget]) -> list[Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        jobs: dict[int, Decision] = {}
+        for index, decision in enumerate(decisions):
+            if decision.action == Action.LEAVE:
+                outcomes[index] = self._outcome(decision, decision.result or Result.UNCHANGED, report)
+            elif report.dry_run:
+                outcomes[index] = self._outcome(decision, Result.PLANNED, report)
+            else:
+                jobs[index] = decision
+        if jobs:
+            outcomes.update(self._apply_concurrently(jobs, keys, report, start_by, targets))
+        return [outcomes[i] for i in range(len(decisions))]
+
+    def _apply_concurrently(self, jobs: dict[int, Decision], keys: dict[KeyRef, KeyObservation],
+                            report: RunReport, start_by: datetime | None,
+                            targets: dict[str, ManualTarget]) -> dict[int, Outcome]:
+        per_subscription: dict[str, threading.Semaphore] = {}
+        for decision in jobs.values():
+            per_subscription.setdefault(decision.registry.subscription_id.lower(),
+                                        threading.Semaphore(self.settings.max_parallel_per_subscription))
+        workers = min(MAX_WORKERS, len(jobs), self.settings.max_parallel_per_subscription * len(per_subscription))
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rotate")
+        futures: dict[int, Future[Outcome]] = {}
+        for index, decision in jobs.items():
+            gate = per_subscription[decision.registry.subscription_id.lower()]
+            target = targets.get(decision.registry.id.lower())
+            futures[index] = pool.submit(self._rotate_one, decision, keys, report, start_by, gate, target)
+        timeout = None
+        if start_by is not None:
+            timeout = max(0.0, (start_by - self.clock()).total_seconds()) + HARD_BUDGET_MARGIN_S
+        wait(futures.values(), timeout=timeout)
+        pool.shutdown(wait=False, cancel_futures=True)
+        results = {}
+        for index, future in futures.items():
+            if future.done() and not future.cancelled():
+                results[index] = future.result()
+            else:  # still in flight at the hard deadline: a redelivery re-reads and finishes it
+                results[index] = self._outcome(jobs[index], Result.SKIPPED, report, reason=Reason.DEFERRED,
+                                               transient=True, detail="time budget spent; left to a retry")
+        return results
+
+    def _rotate_one(self, decision: Decision, keys: dict[KeyRef, KeyObservation], report: RunReport,
+                    start_by: datetime | None, gate: threading.Semaphore, target: ManualTarget | None) -> Outcome:
+        began = time.monotonic()
+        registry = decision.registry
+        with gate, self.locks.hold(registry.id):
+            if start_by is not None and self.clock() >= start_by:
+                return self._outcome(decision, Result.SKIPPED, report, reason=Reason.DEFERRED, transient=True,
+                                     detail="time budget spent before this update could start")
+            try:
+                outcome = self._rotate_locked(decision, keys, report, target)
+            except RotationError as exc:
+                outcome = self._outcome(decision, Result.FAILED, report, reason=exc.reason,
+                                        transient=exc.transient, detail=exc.message)
+            except Exception as exc:  # one registry's surprise never stops the others
+                log.exception("unexpected error rotating %s", registry.id)
+                outcome = self._outcome(decision, Result.FAILED, report, reason=Reason.SERVICE_ERROR,
+                                        transient=True, detail=f"unexpected {exc.__class__.__name__}")
+        return replace(outcome, duration_ms=int((time.monotonic() - began) * 1000))
+
+    def _rotate_locked(self, decision: Decision, keys: dict[KeyRef, KeyObservation], report: RunReport,
+                       target: ManualTarget | None) -> Outcome:
+        registry = decision.registry
+        ref = RegistryRef(registry.subscription_id, registry.resource_group, registry.name)
+        # Re-read right before writing: another delivery may have done this already.
+        fresh = self.registries.get_registry(ref)
+        if fresh is None:
+            raise PermanentError(Reason.KEY_NOT_FOUND, "the registry no longer has a customer-managed key")
+        key = keys.get(fresh.key_id.key) if fresh.key_id else None
+        again = plan_registry(fresh, key, self.clock(), target)
+        if again.action == Action.LEAVE or again.to_version != decision.to_version:
+            return self._outcome(again, again.result or Result.UNCHANGED, report)
+        assert fresh.key_id is not None and again.to_version is not None
+        target_uri = fresh.key_id.key.uri(again.to_version)
+        self.registries.update_key(fresh, target_uri, self.settings.poll_interval_s)
+        after = self.registries.get_registry(ref)
+        in_use = after.versioned_key_id.version if after and after.versioned_key_id else None
+        if in_use != again.to_version:
+            return self._outcome(again, Result.FAILED, report, reason=Reason.VERIFICATION_FAILED, transient=True,
+                                 detail=f"after the update the registry uses version {in_use}")
+        return self._outcome(again, Result.ROTATED, report)
+
+    def _outcome(self, decision: Decision, result: Result, report: RunReport, *, reason: Reason | None = None,
+                 transient: bool | None = None, detail: str | None = None) -> Outcome:
+        r = decision.registry
+        key = r.key_id.key if r.key_id else None
+        return Outcome(
+            registry_id=r.id, registry=r.name, subscription_id=r.subscription_id, resource_group=r.resource_group,
+            vault=key.host if key else None, key=key.uri() if key else None,
+            from_version=decision.from_version, to_version=decision.to_version, result=result,
+            reason=reason or decision.reason, trigger=report.trigger, dry_run=report.dry_run,
+            correlation_id=report.correlation_id,
+            transient=decision.transient if transient is None else transient,
+            detail=decision.detail if detail is None else detail,
+        )
+
+
+def _run_id() -> str:
+    return str(uuid.uuid4())

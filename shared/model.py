@@ -1,0 +1,104 @@
+"""Observed state of the world as plain, frozen data. Adapters produce it; the planner reads it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+from shared.keyids import KeyId, KeyRef
+from shared.reasons import Reason
+
+OPT_OUT_TAG = "cmk-rotation"
+OPT_OUT_VALUES = frozenset({"off", "false", "disabled"})
+BUSY_STATES = frozenset({"updating", "creating", "deleting"})
+RSA_KEY_TYPES = frozenset({"RSA", "RSA-HSM"})
+REQUIRED_KEY_OPS = frozenset({"wrapKey", "unwrapKey"})
+
+
+@dataclass(frozen=True)
+class KeyVersion:
+    """One key version's attributes, as listing versions returns them (no key type there)."""
+
+    version: str
+    enabled: bool
+    created_on: datetime
+    not_before: datetime | None = None
+    expires_on: datetime | None = None
+
+
+@dataclass(frozen=True)
+class KeyDetails:
+    """What only a GET of the version tells: key type and allowed operations."""
+
+    key_type: str
+    key_ops: tuple[str, ...] | None  # None or empty: not restricted
+
+
+@dataclass(frozen=True)
+class KeyObservation:
+    """Everything read about one key in one run. ``error`` set means it could not be read."""
+
+    key: KeyRef
+    versions: tuple[KeyVersion, ...] = ()
+    current_version: str | None = None  # what Key Vault reports as latest (None if unknown)
+    details: Mapping[str, KeyDetails] = field(default_factory=lambda: MappingProxyType({}))
+    error: Reason | None = None
+    error_detail: str = ""
+
+    def version(self, version: str | None) -> KeyVersion | None:
+        if version is None:
+            return None
+        for v in self.versions:
+            if v.version == version.lower():
+                return v
+        return None
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A CMK registry as ARM reports it."""
+
+    id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    location: str
+    sku: str
+    tags: Mapping[str, str]
+    provisioning_state: str
+    key_id: KeyId | None  # keyIdentifier, parsed; None when it is not a Key Vault key id of this cloud
+    key_id_raw: str
+    versioned_key_id: KeyId | None  # versionedKeyIdentifier: the version actually in use
+    encryption_identity: str  # clientId or "system"
+    identity_client_ids: tuple[str, ...] = ()  # client ids of the registry's user-assigned identities
+    has_system_identity: bool = False
+    last_key_rotation: datetime | None = None
+
+    @property
+    def pinned(self) -> bool:
+        return self.key_id is not None and self.key_id.pinned
+
+    @property
+    def version_in_use(self) -> str | None:
+        if self.key_id is not None and self.key_id.version:
+            return self.key_id.version
+        return self.versioned_key_id.version if self.versioned_key_id else None
+
+    @property
+    def opted_out(self) -> bool:
+        for tag, value in self.tags.items():
+            if tag.strip().lower() == OPT_OUT_TAG and str(value).strip().lower() in OPT_OUT_VALUES:
+                return True
+        return False
+
+    @property
+    def busy(self) -> bool:
+        return self.provisioning_state.lower() in BUSY_STATES
+
+    @property
+    def identity_present(self) -> bool:
+        if self.encryption_identity.lower() == "system":
+            return self.has_system_identity
+        return self.encryption_identity.lower() in {c.lower() for c in self.identity_client_ids}

@@ -1,0 +1,48 @@
+"""What the engine needs from Azure, as protocols. Adapters implement them with the SDKs; tests use fakes.
+
+Every method raises ``shared.errors.TemporaryError`` or ``PermanentError``, never an SDK exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from shared.armids import RegistryRef
+from shared.keyids import KeyRef
+from shared.model import KeyDetails, KeyVersion, Registry
+
+
+class KeyVaultPort(Protocol):
+    def list_versions(self, key: KeyRef) -> list[KeyVersion]:
+        """Every version's attributes (listing shows disabled versions too)."""
+        ...
+
+    def get_current(self, key: KeyRef) -> tuple[str, KeyDetails] | None:
+        """The version Key Vault reports as current, with its details; None if that version is disabled."""
+        ...
+
+    def get_details(self, key: KeyRef, version: str) -> KeyDetails | None:
+        """Key type and operations of one version; None if the version is disabled."""
+        ...
+
+    def create_version(self, key: KeyRef) -> str:
+        """Rotate the key (a new version by its rotation policy); returns the new version id."""
+        ...
+
+
+class RegistryPort(Protocol):
+    def list_subscription_ids(self) -> list[str]:
+        ...
+
+    def list_cmk_registries(self, subscription_id: str) -> Iterable[Registry]:
+        """Registries with customer-managed-key encryption enabled, one listing per subscription."""
+        ...
+
+    def get_registry(self, ref: RegistryRef) -> Registry | None:
+        """A fresh read; None if the registry exists but has no CMK. Missing: PermanentError."""
+        ...
+
+    def update_key(self, registry: Registry, key_uri: str, poll_interval_s: float) -> None:
+        """PATCH only ``properties.encryption`` (same identity) and wait for the long-running operation."""
+        ...

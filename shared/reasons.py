@@ -1,0 +1,48 @@
+"""Reason and result constants. They are the vocabulary of outcomes, logs, telemetry and HTTP answers."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Result(StrEnum):
+    ROTATED = "rotated"  # moved to a new version and verified
+    PLANNED = "planned"  # would have moved; dry run
+    UNCHANGED = "unchanged"  # nothing to do
+    SKIPPED = "skipped"  # deliberately left alone (opted out, versionless, would downgrade, deferred)
+    FAILED = "failed"  # should have moved and could not, or cannot be kept safe
+
+
+class Trigger(StrEnum):
+    EVENT = "event"
+    SWEEP = "sweep"
+    MANUAL = "manual"
+
+
+class Reason(StrEnum):
+    # Decisions of the planner, in the order the checks run.
+    OPTED_OUT = "OPTED_OUT"  # tagged cmk-rotation: off
+    VERSIONLESS = "VERSIONLESS"  # versionless key id: ACR follows new versions by itself
+    KEY_HOST_NOT_ALLOWED = "KEY_HOST_NOT_ALLOWED"  # key host is not a Key Vault host of the configured cloud
+    KEY_FORBIDDEN = "KEY_FORBIDDEN"  # our identity may not read the key
+    KEY_NOT_FOUND = "KEY_NOT_FOUND"  # the key (or its vault) does not exist
+    KEY_UNREADABLE = "KEY_UNREADABLE"  # Key Vault failed for another reason
+    UPDATE_IN_PROGRESS = "UPDATE_IN_PROGRESS"  # already updating to the target: someone else is on it
+    REGISTRY_BUSY = "REGISTRY_BUSY"  # updating to something else: retry later
+    NO_USABLE_VERSION = "NO_USABLE_VERSION"  # no version is enabled, valid now, RSA and wrap/unwrap-capable
+    TARGET_NOT_USABLE = "TARGET_NOT_USABLE"  # the operator's toVersion is not usable
+    ALREADY_CURRENT = "ALREADY_CURRENT"  # on the newest usable version already
+    WOULD_DOWNGRADE = "WOULD_DOWNGRADE"  # the newest usable version is older than the one in use
+    DOWNGRADE_FORCED = "DOWNGRADE_FORCED"  # operator asked for an older version with allowDowngrade
+    MANUAL_TARGET = "MANUAL_TARGET"  # operator named a newer target version
+    NEWER_VERSION_AVAILABLE = "NEWER_VERSION_AVAILABLE"  # move to the newest usable version
+    # Outcomes of applying.
+    DEFERRED = "DEFERRED"  # out of time budget; left to redelivery or the next sweep
+    REGISTRY_NOT_FOUND = "REGISTRY_NOT_FOUND"  # deleted before we got to it
+    FORBIDDEN = "FORBIDDEN"  # ARM refused our identity
+    UPDATE_REJECTED = "UPDATE_REJECTED"  # ACR refused the update (e.g. its identity cannot use the key)
+    UPDATE_FAILED = "UPDATE_FAILED"  # the long-running update ended Failed
+    THROTTLED = "THROTTLED"  # ARM kept answering 429 past our retries
+    SERVICE_ERROR = "SERVICE_ERROR"  # 5xx or connection trouble past our retries
+    VERIFICATION_FAILED = "VERIFICATION_FAILED"  # after the update, the registry does not use the target
+    KEY_ROTATION_FAILED = "KEY_ROTATION_FAILED"  # auto-rotate could not create a new key version

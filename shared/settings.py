@@ -1,0 +1,109 @@
+"""App settings, parsed and validated once into a typed object; errors name the setting."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.errors import ConfigurationError
+from shared.keyids import ENDPOINTS, Cloud, CloudEndpoints
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_RESOURCE_GROUP = re.compile(r"^[-\w._()]{1,90}$")
+
+# Every app setting the engine reads, with its default (infra sets each of them).
+DEFAULTS: dict[str, str] = {
+    "ROTATION_SUBSCRIPTION_IDS": "",
+    "ROTATION_RESOURCE_GROUPS": "",
+    "ROTATION_DRY_RUN": "false",
+    "ROTATION_NEAR_EXPIRY_DAYS": "30",
+    "ROTATION_SWEEP_SCHEDULE": "0 0 * * * *",
+    "ROTATION_AUTO_ROTATE_KEYS": "false",
+    "ROTATION_POLL_INTERVAL_SECONDS": "5",
+    "ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION": "8",
+    "ROTATION_EVENT_BUDGET_SECONDS": "20",
+    "AZURE_CLOUD": "AzureCloud",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    subscription_ids: tuple[str, ...] = ()  # empty: every subscription the identity can list
+    resource_groups: tuple[str, ...] = ()  # empty: every resource group
+    dry_run: bool = False
+    near_expiry_days: int = 30
+    sweep_schedule: str = DEFAULTS["ROTATION_SWEEP_SCHEDULE"]
+    auto_rotate_keys: bool = False
+    poll_interval_s: float = 5.0
+    max_parallel_per_subscription: int = 8
+    event_budget_s: float = 20.0  # Event Grid waits 30 s; keep a margin for the answer
+    cloud: Cloud = Cloud.PUBLIC
+
+    @property
+    def endpoints(self) -> CloudEndpoints:
+        return ENDPOINTS[self.cloud]
+
+    def in_scope(self, subscription_id: str, resource_group: str) -> bool:
+        subs = {s.lower() for s in self.subscription_ids}
+        groups = {g.lower() for g in self.resource_groups}
+        return (not subs or subscription_id.lower() in subs) and (not groups or resource_group.lower() in groups)
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, DEFAULTS[name]).strip().lower()
+    if raw in ("true", "1", "yes"):
+        return True
+    if raw in ("false", "0", "no", ""):
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
+
+
+def _number(env: Mapping[str, str], name: str, low: float, high: float) -> float:
+    raw = env.get(name, DEFAULTS[name]).strip() or DEFAULTS[name]
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low:g} and {high:g}, not {raw!r}")
+    return value
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    subs = _list(env, "ROTATION_SUBSCRIPTION_IDS")
+    for sub in subs:
+        if not _GUID.match(sub):
+            raise ConfigurationError(f"ROTATION_SUBSCRIPTION_IDS: {sub!r} is not a subscription id (a GUID)")
+    groups = _list(env, "ROTATION_RESOURCE_GROUPS")
+    for group in groups:
+        if not _RESOURCE_GROUP.match(group):
+            raise ConfigurationError(f"ROTATION_RESOURCE_GROUPS: {group!r} is not a resource group name")
+    cloud_name = env.get("AZURE_CLOUD", DEFAULTS["AZURE_CLOUD"]).strip() or DEFAULTS["AZURE_CLOUD"]
+    clouds = {c.value.lower(): c for c in Cloud}
+    if cloud_name.lower() not in clouds:
+        raise ConfigurationError(f"AZURE_CLOUD must be one of {', '.join(c.value for c in Cloud)}, not {cloud_name!r}")
+    days = _number(env, "ROTATION_NEAR_EXPIRY_DAYS", 0, 3650)
+    if days != int(days):
+        raise ConfigurationError("ROTATION_NEAR_EXPIRY_DAYS must be a whole number of days")
+    schedule = env.get("ROTATION_SWEEP_SCHEDULE", DEFAULTS["ROTATION_SWEEP_SCHEDULE"]).strip()
+    if len(schedule.split()) != 6 and not re.match(r"^\d{1,2}:\d{2}:\d{2}$", schedule):
+        raise ConfigurationError(
+            f"ROTATION_SWEEP_SCHEDULE must be a six-field NCRONTAB expression, not {schedule!r}"
+        )
+    return Settings(
+        subscription_ids=subs,
+        resource_groups=groups,
+        dry_run=_bool(env, "ROTATION_DRY_RUN"),
+        near_expiry_days=int(days),
+        sweep_schedule=schedule,
+        auto_rotate_keys=_bool(env, "ROTATION_AUTO_ROTATE_KEYS"),
+        poll_interval_s=_number(env, "ROTATION_POLL_INTERVAL_SECONDS", 0.01, 300),
+        max_parallel_per_subscription=int(_number(env, "ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION", 1, 64)),
+        event_budget_s=_number(env, "ROTATION_EVENT_BUDGET_SECONDS", 1, 25),
+        cloud=clouds[cloud_name.lower()],
+    )
