@@ -1,0 +1,263 @@
+"""Key Vault keys data plane of the stand-in, called at handler level (no sockets)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlsplit
+
+from emu_support import SUB, Caller, add_vault
+
+from emulator import keyvault
+from emulator.world import Vault, World
+
+HOST = "kv-test.vault.azure.net"
+
+
+def create(kv: Caller, name: str, host: str = HOST, **body: object) -> dict:
+    r = kv("POST", host, f"/keys/{name}/create", {"kty": "RSA", **body})
+    assert r.status == 200, r.body
+    return r.body
+
+
+def version_of(bundle: dict) -> str:
+    return bundle["key"]["kid"].rsplit("/", 1)[1]
+
+
+# ---- challenge authentication ----------------------------------------------------------------
+
+def test_a_request_without_a_token_gets_the_challenge(world: World, vault: Vault, kv: Caller) -> None:
+    r = kv("POST", HOST, "/keys/k1/create", {"kty": "RSA"}, token=False)
+    assert r.status == 401
+    assert r.headers["WWW-Authenticate"] == (
+        f'Bearer authorization="https://login.microsoftonline.com/{world.tenant_id}", '
+        'resource="https://vault.azure.net"')
+    assert r.body["error"]["code"] == "Unauthorized"
+    assert world.keys == {}
+
+
+def test_a_token_for_another_audience_is_refused(world: World, vault: Vault, admin: str) -> None:
+    arm_token = Caller(world, keyvault.handle, admin, "https://management.azure.com/")
+    r = arm_token("GET", HOST, "/keys")
+    assert r.status == 401 and "WWW-Authenticate" in r.headers
+    scope_form = Caller(world, keyvault.handle, admin, "https://vault.azure.net/.default")
+    assert scope_form("GET", HOST, "/keys").status == 200
+
+
+def test_sovereign_and_hsm_hosts_challenge_with_their_own_resource(world: World, admin: str) -> None:
+    cases = {"kv-cn.vault.azure.cn": ("https://login.chinacloudapi.cn", "https://vault.azure.cn"),
+             "kv-gov.vault.usgovcloudapi.net": ("https://login.microsoftonline.us",
+                                                "https://vault.usgovcloudapi.net"),
+             "hsm1.managedhsm.azure.net": ("https://login.microsoftonline.com",
+                                           "https://managedhsm.azure.net")}
+    for host, (authority, resource) in cases.items():
+        add_vault(world, host.split(".")[0], host)
+        anonymous = Caller(world, keyvault.handle, None, None)
+        r = anonymous("GET", host, "/keys", token=False)
+        assert r.headers["WWW-Authenticate"] == (
+            f'Bearer authorization="{authority}/{world.tenant_id}", resource="{resource}"')
+        caller = Caller(world, keyvault.handle, admin, resource)
+        r = caller("POST", host, "/keys/k/create", {"kty": "RSA-HSM"})
+        assert r.status == 200, r.body
+        assert r.body["key"]["kid"].startswith(f"https://{host}/keys/k/")
+
+
+def test_managed_hsm_serves_hsm_keys_only(world: World, admin: str) -> None:
+    add_vault(world, "hsm1", "hsm1.managedhsm.azure.net")
+    hsm = Caller(world, keyvault.handle, admin, "https://managedhsm.azure.net")
+    assert hsm("POST", "hsm1.managedhsm.azure.net", "/keys/soft/create", {"kty": "RSA"}).status == 400
+    r = hsm("POST", "hsm1.managedhsm.azure.net", "/keys/hard/create", {"kty": "RSA-HSM", "key_size": 3072})
+    assert r.status == 200 and r.body["key"]["kty"] == "RSA-HSM"
+    assert r.body["attributes"]["key_size"] == 3072
+    assert world.events == []  # Managed HSM is not an Event Grid source
+
+
+# ---- create / get ----------------------------------------------------------------------------
+
+def test_create_rsa_key_returns_a_real_looking_bundle(world: World, vault: Vault, kv: Caller) -> None:
+    body = create(kv, "cmk", tags={"team": "a"}, attributes={"enabled": True, "exp": 2000000000})
+    key, attrs = body["key"], body["attributes"]
+    assert re.fullmatch(r"https://kv-test\.vault\.azure\.net/keys/cmk/[0-9a-f]{32}", key["kid"])
+    assert key["kty"] == "RSA" and key["e"] == "AQAB"
+    assert key["key_ops"] == ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"]
+    assert len(key["n"]) == 342  # 256 bytes in unpadded base64url
+    assert attrs["created"] == attrs["updated"] == int(world.now()) or abs(attrs["created"] - world.now()) < 2
+    assert attrs["exp"] == 2000000000 and attrs["key_size"] == 2048
+    assert {k: attrs[k] for k in ("recoveryLevel", "recoverableDays", "exportable", "hsmPlatform")} == {
+        "recoveryLevel": "CustomizedRecoverable+Purgeable", "recoverableDays": 7, "exportable": False,
+        "hsmPlatform": "0"}
+    assert body["tags"] == {"team": "a"}
+
+
+def test_create_ec_key(kv: Caller, vault: Vault) -> None:
+    r = kv("POST", HOST, "/keys/ec1/create", {"kty": "EC", "crv": "P-384"})
+    assert r.status == 200
+    assert r.body["key"]["crv"] == "P-384" and "n" not in r.body["key"]
+    assert "key_size" not in r.body["attributes"]
+
+
+def test_get_latest_with_empty_version_and_by_version(kv: Caller, vault: Vault) -> None:
+    first = create(kv, "k")
+    second = create(kv, "k")
+    latest = kv("GET", HOST, "/keys/k/")
+    assert latest.status == 200 and latest.body["key"]["kid"] == second["key"]["kid"]
+    by_version = kv("GET", HOST, f"/keys/K/{version_of(first)}")  # names are case-insensitive
+    assert by_version.body["key"]["kid"] == first["key"]["kid"]
+    assert kv("GET", HOST, "/keys/k/" + "0" * 32).status == 404
+    missing = kv("GET", HOST, "/keys/nope/")
+    assert missing.status == 404 and missing.body["error"]["code"] == "KeyNotFound"
+
+
+def test_list_keys_shows_versionless_ids(kv: Caller, vault: Vault) -> None:
+    create(kv, "b")
+    create(kv, "a")
+    r = kv("GET", HOST, "/keys")
+    assert [i["kid"] for i in r.body["value"]] == [f"https://{HOST}/keys/a", f"https://{HOST}/keys/b"]
+    assert r.body["nextLink"] is None
+
+
+# ---- versions --------------------------------------------------------------------------------
+
+def test_versions_are_listed_by_version_id_not_creation_and_paged(world: World, kv: Caller,
+                                                                  vault: Vault) -> None:
+    created = []
+    for _ in range(7):
+        created.append(version_of(create(kv, "k")))
+        world.advance(2)
+    seen, query = [], {"maxresults": "3"}
+    pages = 0
+    while True:
+        r = kv("GET", HOST, "/keys/k/versions", query=query)
+        assert r.status == 200
+        pages += 1
+        seen += [i["kid"].rsplit("/", 1)[1] for i in r.body["value"]]
+        if r.body["nextLink"] is None:
+            break
+        link = urlsplit(r.body["nextLink"])
+        assert link.netloc == f"{HOST}:443" and "$skiptoken" in link.query
+        query = dict(parse_qsl(link.query))
+    assert pages == 3
+    assert seen == sorted(created)
+    assert "nextLink" in r.body and r.body["nextLink"] is None
+
+
+def test_newest_enabled_version_goes_by_created_then_creation_order(world: World, kv: Caller,
+                                                                    vault: Vault) -> None:
+    a = version_of(create(kv, "k"))
+    b = version_of(create(kv, "k"))  # same second as a: the later one wins
+    newest = keyvault.newest_enabled_version(world, HOST, "K")
+    assert newest is not None and newest.version == b
+    kv("PATCH", HOST, f"/keys/k/{b}", {"attributes": {"enabled": False}})
+    newest = keyvault.newest_enabled_version(world, HOST, "k")
+    assert newest is not None and newest.version == a
+    assert keyvault.newest_enabled_version(world, HOST, "missing") is None
+
+
+# ---- disabled versions -----------------------------------------------------------------------
+
+def test_disabled_version_get_is_403_but_listing_shows_it(kv: Caller, vault: Vault) -> None:
+    v = version_of(create(kv, "k"))
+    r = kv("PATCH", HOST, f"/keys/k/{v}", {"attributes": {"enabled": False}})
+    assert r.status == 200 and r.body["attributes"]["enabled"] is False
+    r = kv("GET", HOST, f"/keys/k/{v}")
+    assert r.status == 403
+    assert r.body == {"error": {"code": "Forbidden", "message": "Operation get is not allowed on a disabled key.",
+                                "innererror": {"code": "KeyDisabled"}}}
+    assert kv("GET", HOST, "/keys/k/").status == 403
+    listed = kv("GET", HOST, "/keys/k/versions").body["value"]
+    assert [i["attributes"]["enabled"] for i in listed] == [False]
+
+
+def test_update_latest_properties(kv: Caller, vault: Vault) -> None:
+    create(kv, "k")
+    r = kv("PATCH", HOST, "/keys/k/", {"attributes": {"exp": 1900000000, "nbf": 1800000000},
+                                        "key_ops": ["wrapKey", "unwrapKey"], "tags": {"x": "1"}})
+    assert r.status == 200
+    assert r.body["attributes"]["exp"] == 1900000000 and r.body["attributes"]["nbf"] == 1800000000
+    assert r.body["key"]["key_ops"] == ["wrapKey", "unwrapKey"] and r.body["tags"] == {"x": "1"}
+
+
+# ---- rotation --------------------------------------------------------------------------------
+
+def test_new_key_has_the_default_rotation_policy(kv: Caller, vault: Vault) -> None:
+    create(kv, "k")
+    r = kv("GET", HOST, "/keys/k/rotationpolicy")
+    assert r.status == 200
+    assert r.body["id"] == f"https://{HOST}/keys/k/rotationpolicy"
+    assert r.body["lifetimeActions"] == [{"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}]
+    assert list(r.body["lifetimeActions"][0]) == ["trigger", "action"]
+
+
+def test_policy_put_keeps_default_notify_and_puts_trigger_first(kv: Caller, vault: Vault) -> None:
+    create(kv, "k")
+    r = kv("PUT", HOST, "/keys/k/rotationpolicy",
+           {"lifetimeActions": [{"action": {"type": "Rotate"}, "trigger": {"timeAfterCreate": "P2M"}}],
+            "attributes": {"expiryTime": "P90D"}})
+    assert r.status == 200
+    assert r.body["lifetimeActions"] == [
+        {"trigger": {"timeAfterCreate": "P2M"}, "action": {"type": "Rotate"}},
+        {"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}]
+    assert all(list(a) == ["trigger", "action"] for a in r.body["lifetimeActions"])
+    assert r.body["attributes"]["expiryTime"] == "P90D"
+    bad = kv("PUT", HOST, "/keys/k/rotationpolicy", {"lifetimeActions": [], "attributes": {"expiryTime": "P1D"}})
+    assert bad.status == 400
+
+
+def test_rotate_makes_a_new_version_with_the_policy_expiry(world: World, kv: Caller, vault: Vault) -> None:
+    first = create(kv, "k", tags={"t": "1"})
+    kv("PUT", HOST, "/keys/k/rotationpolicy", {"lifetimeActions": [], "attributes": {"expiryTime": "P90D"}})
+    r = kv("POST", HOST, "/keys/k/rotate")
+    assert r.status == 200
+    assert version_of(r.body) != version_of(first)
+    assert r.body["attributes"]["exp"] == r.body["attributes"]["created"] + 90 * 86400
+    assert r.body["tags"] == {"t": "1"}
+    assert kv("GET", HOST, "/keys/k/").body["key"]["kid"] == r.body["key"]["kid"]
+    assert len(kv("GET", HOST, "/keys/k/versions").body["value"]) == 2
+
+
+# ---- delete ----------------------------------------------------------------------------------
+
+def test_delete_then_get_is_404_and_recover_restores(kv: Caller, vault: Vault) -> None:
+    create(kv, "k")
+    r = kv("DELETE", HOST, "/keys/k")
+    assert r.status == 200 and r.body["recoveryId"] == f"https://{HOST}/deletedkeys/k"
+    assert kv("GET", HOST, "/keys/k/").body["error"]["code"] == "KeyNotFound"
+    assert kv("POST", HOST, "/keys/k/create", {"kty": "RSA"}).status == 409
+    assert kv("GET", HOST, "/deletedkeys/k").status == 200
+    assert kv("POST", HOST, "/deletedkeys/k/recover").status == 200
+    assert kv("GET", HOST, "/keys/k/").status == 200
+
+
+# ---- authorization ---------------------------------------------------------------------------
+
+def test_reader_alone_cannot_read_keys(world: World, vault: Vault, kv: Caller) -> None:
+    create(kv, "k")
+    p = world.add_principal("reader-only")
+    world.grant(p.principal_id, "Reader", f"/subscriptions/{SUB}")
+    reader = Caller(world, keyvault.handle, p.principal_id, "https://vault.azure.net")
+    r = reader("GET", HOST, "/keys/k/")
+    assert r.status == 403
+    err = r.body["error"]
+    assert err["code"] == "Forbidden" and err["innererror"] == {"code": "ForbiddenByRbac"}
+    assert f"Caller: appid={p.client_id};oid={p.principal_id};" in err["message"]
+    assert "Action: 'Microsoft.KeyVault/vaults/keys/read'" in err["message"]
+    assert f"Resource: '{vault.resource_id.lower()}/keys/k'" in err["message"]
+
+
+def test_key_vault_reader_reads_but_cannot_rotate(world: World, vault: Vault, kv: Caller) -> None:
+    create(kv, "k")
+    p = world.add_principal("app")
+    world.grant(p.principal_id, "Key Vault Reader", vault.resource_id + "/keys/k")
+    app = Caller(world, keyvault.handle, p.principal_id, "https://vault.azure.net")
+    assert app("GET", HOST, "/keys/k/").status == 200
+    assert app("GET", HOST, "/keys/k/versions").status == 200
+    assert app("GET", HOST, "/keys").status == 403  # listing needs the vault scope
+    r = app("POST", HOST, "/keys/k/rotate")
+    assert r.status == 403 and "keys/rotate/action" in r.body["error"]["message"]
+
+
+def test_bad_requests(kv: Caller, vault: Vault) -> None:
+    assert kv("POST", HOST, "/keys/k/create", {"kty": "RSA"}, query={"api-version": "1999-01-01"}).status == 400
+    assert kv("POST", HOST, "/keys/bad_name/create", {"kty": "RSA"}).status == 400
+    assert kv("POST", HOST, "/keys/k/create", {"kty": "oct"}).status == 400
+    assert kv("POST", HOST, "/keys/k/create", {"kty": "RSA", "key_size": 1024}).status == 400
+    assert kv("POST", HOST, "/keys/k/create", b"{not json").status == 400
