@@ -41,3 +41,47 @@ class Caller:
                       principal_id=self.principal_id if token else None,
                       token_audience=self.audience if token else None)
         return self.handler(self.world, req)
+
+
+class PlainHTTPFront:
+    """A loopback plain-HTTP server that hands every request to a stand-in handler as if it had come
+    for ``host`` through the proxy (anonymous). Lets a real SDK client reach a handler directly."""
+
+    def __init__(self, world: World, handler: Any, host: str) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qsl, urlsplit
+
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                url = urlsplit(self.path)
+                req = Request(self.command, host, url.path, dict(parse_qsl(url.query)), self.headers, raw)
+                resp = handler(world, req)
+                front.requests.append((req, resp))
+                out = resp.body if isinstance(resp.body, bytes) else (
+                    b"" if resp.body is None else json.dumps(resp.body).encode())
+                self.send_response(resp.status)
+                for k, v in resp.headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.requests: list[tuple[Request, Response]] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
