@@ -1,0 +1,75 @@
+"""Key Vault keys through azure-keyvault-keys: list versions, read details, rotate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from azure.core.exceptions import AzureError, HttpResponseError
+from azure.keyvault.keys import KeyClient, KeyProperties, KeyVaultKey
+
+from shared.adapters.errors import is_disabled_key, translate
+from shared.errors import RotationError
+from shared.keyids import KeyRef
+from shared.model import KeyDetails, KeyVersion
+from shared.reasons import Reason
+
+EPOCH = datetime.fromtimestamp(0, tz=UTC)
+
+
+def _error(exc: Exception, what: str) -> RotationError:
+    return translate(exc, what=what, forbidden=Reason.KEY_FORBIDDEN, not_found=Reason.KEY_NOT_FOUND,
+                     rejected=Reason.KEY_UNREADABLE)
+
+
+def _details(key: KeyVaultKey) -> KeyDetails:
+    ops = tuple(str(getattr(op, "value", op)) for op in key.key_operations or ())
+    return KeyDetails(str(getattr(key.key_type, "value", key.key_type)), ops or None)
+
+
+class KeyVaultAdapter:
+    def __init__(self, client_for: Callable[[str], KeyClient]) -> None:
+        self._client_for = client_for
+
+    def list_versions(self, key: KeyRef) -> list[KeyVersion]:
+        try:
+            return [_version(p) for p in self._client_for(key.vault_url).list_properties_of_key_versions(key.name)]
+        except AzureError as exc:
+            raise _error(exc, f"listing versions of {key}") from None
+
+    def get_current(self, key: KeyRef) -> tuple[str, KeyDetails] | None:
+        found = self._get(key, None)
+        if found is None or not found.properties.version:
+            return None
+        return found.properties.version.lower(), _details(found)
+
+    def get_details(self, key: KeyRef, version: str) -> KeyDetails | None:
+        found = self._get(key, version)
+        return _details(found) if found is not None else None
+
+    def create_version(self, key: KeyRef) -> str:
+        try:
+            rotated = self._client_for(key.vault_url).rotate_key(key.name)
+        except AzureError as exc:
+            raise _error(exc, f"rotating {key}") from None
+        return (rotated.properties.version or "").lower()
+
+    def _get(self, key: KeyRef, version: str | None) -> KeyVaultKey | None:
+        try:
+            return self._client_for(key.vault_url).get_key(key.name, version)
+        except HttpResponseError as exc:
+            if is_disabled_key(exc):
+                return None
+            raise _error(exc, f"reading {key.uri(version)}") from None
+        except AzureError as exc:
+            raise _error(exc, f"reading {key.uri(version)}") from None
+
+
+def _version(p: KeyProperties) -> KeyVersion:
+    return KeyVersion(
+        version=(p.version or "").lower(),
+        enabled=bool(p.enabled),
+        created_on=p.created_on or EPOCH,
+        not_before=p.not_before,
+        expires_on=p.expires_on,
+    )

@@ -1,0 +1,127 @@
+"""Container registries and subscriptions through ARM (azure-mgmt-containerregistry 15, api 2025-11-01)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from azure.core.exceptions import AzureError
+from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+from azure.mgmt.containerregistry.models import (
+    EncryptionProperty,
+    KeyVaultProperties,
+    RegistryPropertiesUpdateParameters,
+    RegistryUpdateParameters,
+)
+from azure.mgmt.resource.subscriptions import SubscriptionClient
+
+from shared.adapters.errors import translate
+from shared.armids import RegistryRef, parse_registry_id
+from shared.errors import RotationError
+from shared.keyids import InvalidKeyId, KeyId, parse_key_id
+from shared.model import Registry
+from shared.reasons import Reason
+
+
+def _error(exc: Exception, what: str, rejected: Reason = Reason.UPDATE_REJECTED) -> RotationError:
+    return translate(exc, what=what, forbidden=Reason.FORBIDDEN, not_found=Reason.REGISTRY_NOT_FOUND,
+                     rejected=rejected)
+
+
+class RegistryAdapter:
+    def __init__(self, subscriptions: Callable[[], SubscriptionClient],
+                 acr_for: Callable[[str], ContainerRegistryManagementClient],
+                 key_vault_suffixes: tuple[str, ...]) -> None:
+        self._subscriptions = subscriptions
+        self._acr_for = acr_for
+        self._suffixes = key_vault_suffixes
+
+    def list_subscription_ids(self) -> list[str]:
+        try:
+            return [s.subscription_id for s in self._subscriptions().subscriptions.list() if s.subscription_id]
+        except AzureError as exc:
+            raise _error(exc, "listing subscriptions") from None
+
+    def list_cmk_registries(self, subscription_id: str) -> Iterator[Registry]:
+        try:
+            listed = list(self._acr_for(subscription_id).registries.list())
+        except AzureError as exc:
+            raise _error(exc, f"listing registries in subscription {subscription_id}") from None
+        for model in listed:
+            registry = to_registry(model.as_dict(), self._suffixes)
+            if registry is not None:
+                yield registry
+
+    def get_registry(self, ref: RegistryRef) -> Registry | None:
+        try:
+            model = self._acr_for(ref.subscription_id).registries.get(ref.resource_group, ref.name)
+        except AzureError as exc:
+            raise _error(exc, f"reading registry {ref.name}") from None
+        return to_registry(model.as_dict(), self._suffixes)
+
+    def update_key(self, registry: Registry, key_uri: str, poll_interval_s: float) -> None:
+        # Minimal PATCH: only the encryption block, with the registry's own identity unchanged.
+        parameters = RegistryUpdateParameters(
+            properties=RegistryPropertiesUpdateParameters(
+                encryption=EncryptionProperty(
+                    status="enabled",
+                    key_vault_properties=KeyVaultProperties(key_identifier=key_uri,
+                                                            identity=registry.encryption_identity),
+                )
+            )
+        )
+        client = self._acr_for(registry.subscription_id)
+        try:
+            poller = client.registries.begin_update(registry.resource_group, registry.name, parameters,
+                                                    polling_interval=poll_interval_s)
+        except AzureError as exc:
+            raise _error(exc, f"updating registry {registry.name}") from None
+        try:
+            poller.result()
+        except AzureError as exc:
+            raise _error(exc, f"waiting for the update of {registry.name}", rejected=Reason.UPDATE_FAILED) from None
+
+
+def _get(data: Any, *path: str) -> Any:
+    for name in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(name)
+    return data
+
+
+def _key_id(raw: Any, suffixes: tuple[str, ...]) -> KeyId | None:
+    try:
+        return parse_key_id(raw, suffixes)
+    except InvalidKeyId:
+        return None
+
+
+def to_registry(data: dict[str, Any], suffixes: tuple[str, ...]) -> Registry | None:
+    """A registry from ARM's JSON; None when customer-managed-key encryption is not enabled."""
+    encryption = _get(data, "properties", "encryption") or {}
+    vault_properties = encryption.get("keyVaultProperties") or {}
+    raw_key = vault_properties.get("keyIdentifier") or ""
+    if str(encryption.get("status", "")).lower() != "enabled" or not raw_key:
+        return None
+    ref = parse_registry_id(data["id"])
+    identity = data.get("identity") or {}
+    client_ids = tuple(str(v.get("clientId", "")) for v in (identity.get("userAssignedIdentities") or {}).values()
+                       if isinstance(v, dict))
+    return Registry(
+        id=ref.id,
+        name=data.get("name") or ref.name,
+        subscription_id=ref.subscription_id,
+        resource_group=ref.resource_group,
+        location=data.get("location", ""),
+        sku=str(_get(data, "sku", "name") or ""),
+        tags=dict(data.get("tags") or {}),
+        provisioning_state=str(_get(data, "properties", "provisioningState") or ""),
+        key_id=_key_id(raw_key, suffixes),
+        key_id_raw=str(raw_key),
+        versioned_key_id=_key_id(vault_properties.get("versionedKeyIdentifier"), suffixes),
+        encryption_identity=str(vault_properties.get("identity") or ""),
+        identity_client_ids=client_ids,
+        has_system_identity="systemassigned" in str(identity.get("type", "")).lower(),
+        last_key_rotation=None,
+    )

@@ -1,0 +1,119 @@
+"""The composition root: the one place that builds the credential, the SDK clients and the engine.
+
+Nothing here runs at import time; ``engine()`` builds once per worker, on first use. The stand-in
+is reached only through standard configuration (proxy, CA bundle, managed-identity endpoint).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from azure.core.pipeline.transport import RequestsTransport
+from azure.identity import AzureAuthorityHosts, DefaultAzureCredential
+from azure.keyvault.keys import KeyClient
+from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+from azure.mgmt.resource.subscriptions import SubscriptionClient
+from requests import Session
+from requests.adapters import HTTPAdapter
+
+from shared.adapters.keyvault import KeyVaultAdapter
+from shared.adapters.registries import RegistryAdapter
+from shared.engine import OutcomeSink, RotationEngine
+from shared.keyids import Cloud
+from shared.settings import Settings, load_settings
+
+USER_AGENT = "acr-cmk-rotation/0.1"
+_AUTHORITY = {
+    Cloud.PUBLIC: AzureAuthorityHosts.AZURE_PUBLIC_CLOUD,
+    Cloud.CHINA: AzureAuthorityHosts.AZURE_CHINA,
+    Cloud.US_GOVERNMENT: AzureAuthorityHosts.AZURE_GOVERNMENT,
+}
+
+
+class AzureClients:
+    """Lazily built, cached SDK clients sharing one credential and one connection pool."""
+
+    def __init__(self, settings: Settings, credential: Any = None) -> None:
+        self.settings = settings
+        self._credential = credential
+        self._lock = threading.Lock()
+        self._key_clients: dict[str, KeyClient] = {}
+        self._acr_clients: dict[str, ContainerRegistryManagementClient] = {}
+        self._subscription_client: SubscriptionClient | None = None
+        self._session: Session | None = None
+
+    def _common(self) -> dict[str, Any]:
+        if self._session is None:
+            # One pool big enough for the engine's parallel updates (requests defaults to 10 per host).
+            self._session = Session()
+            self._session.mount("https://", HTTPAdapter(pool_connections=16, pool_maxsize=64))
+        return {
+            "transport": RequestsTransport(session=self._session, session_owner=False),
+            "user_agent": USER_AGENT,
+            "connection_timeout": 10,
+            "read_timeout": 60,
+        }
+
+    @property
+    def credential(self) -> Any:
+        with self._lock:
+            if self._credential is None:
+                self._credential = DefaultAzureCredential(authority=_AUTHORITY[self.settings.cloud])
+            return self._credential
+
+    def key_client(self, vault_url: str) -> KeyClient:
+        credential = self.credential
+        with self._lock:
+            client = self._key_clients.get(vault_url)
+            if client is None:
+                client = KeyClient(vault_url, credential, **self._common())
+                self._key_clients[vault_url] = client
+            return client
+
+    def _arm(self) -> dict[str, Any]:
+        base = self.settings.endpoints.resource_manager
+        return {"base_url": base, "credential_scopes": [base + "/.default"], **self._common()}
+
+    def acr_client(self, subscription_id: str) -> ContainerRegistryManagementClient:
+        credential = self.credential
+        with self._lock:
+            client = self._acr_clients.get(subscription_id.lower())
+            if client is None:
+                client = ContainerRegistryManagementClient(credential, subscription_id, **self._arm())
+                self._acr_clients[subscription_id.lower()] = client
+            return client
+
+    def subscription_client(self) -> SubscriptionClient:
+        credential = self.credential
+        with self._lock:
+            if self._subscription_client is None:
+                self._subscription_client = SubscriptionClient(credential, **self._arm())
+            return self._subscription_client
+
+
+def build_engine(env: Mapping[str, str] | None = None, credential: Any = None,
+                 sink: OutcomeSink | None = None) -> RotationEngine:
+    settings = load_settings(os.environ if env is None else env)
+    clients = AzureClients(settings, credential)
+    return RotationEngine(
+        KeyVaultAdapter(clients.key_client),
+        RegistryAdapter(clients.subscription_client, clients.acr_client, settings.endpoints.key_vault_suffixes),
+        settings,
+        sink=sink,
+    )
+
+
+_engine: RotationEngine | None = None
+_engine_lock = threading.Lock()
+
+
+def engine() -> RotationEngine:
+    """The worker's engine, built on first use (settings are validated then, with a clear error)."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            _engine = build_engine()
+        return _engine
