@@ -177,6 +177,12 @@ class Settings:
     latency_ms: float = 0
     throttling: bool = False
     versionless_lag_s: float = 0
+    arm_page_size: int = 100  # registries per list page before nextLink
+    # ARM token buckets per (subscription, principal): burst size and refill per second.
+    arm_read_burst: int = 250
+    arm_read_rate: float = 25.0
+    arm_write_burst: int = 200
+    arm_write_rate: float = 10.0
 
 
 class World:
@@ -205,6 +211,12 @@ class World:
         self.event_listeners: list[Callable[[dict[str, Any]], None]] = []
         # --- arm.py / proxy.py / standin.py state (append below) ---
         self.operations: dict[str, dict[str, Any]] = {}  # long-running operations by id
+        # (subscription, principal, "reads"|"writes") -> [tokens, last refill time]
+        self.rate_buckets: dict[tuple[str, str, str], list[float]] = {}
+        # lower-case registry id -> private ACR state (pending operation, followed key version)
+        self.registry_state: dict[str, dict[str, Any]] = {}
+        self.identity_header: str = ""  # the App Service IDENTITY_HEADER secret
+        self.app_principal_id: str = ""  # the principal behind the managed-identity endpoint
         # --- keyvault.py / eventgrid.py / appinsights.py state (append below) ---
         self.published_expiry: set[tuple[str, str, str]] = set()  # (event type, key id, version)
         self.deliveries: list[dict[str, Any]] = []  # webhook deliveries: event id, url, status

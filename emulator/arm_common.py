@@ -1,0 +1,69 @@
+"""Shared pieces of the ARM stand-in: error shapes, authorization, timestamps, ids."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from emulator.world import Request, Response, World
+
+RG_RE = re.compile(r"/resourcegroups/", re.IGNORECASE)
+
+
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, {"error": {"code": code, "message": message}}, headers or {})
+
+
+def authorization_failed(req: Request, action: str, scope: str) -> Response:
+    pid = req.principal_id
+    return error(403, "AuthorizationFailed",
+                 f"The client '{pid}' with object id '{pid}' does not have authorization to perform action "
+                 f"'{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, "
+                 "please refresh your credentials.")
+
+
+def require(world: World, req: Request, permission: str, action: str, scope: str) -> Response | None:
+    """None when the caller may; else ARM's 403 AuthorizationFailed."""
+    if world.can(req.principal_id, permission, scope):
+        return None
+    return authorization_failed(req, action, scope)
+
+
+def resource_not_found(rtype: str, name: str, rg: str) -> Response:
+    return error(404, "ResourceNotFound",
+                 f"The Resource '{rtype}/{name}' under resource group '{rg}' was not found. For more details "
+                 "please go to https://aka.ms/ARMResourceNotFoundFix")
+
+
+def iso(ts: float, zulu: bool = False) -> str:
+    """ARM's 7-digit fractional timestamps: 2023-12-21T23:57:13.3199686+00:00 (or ...Z)."""
+    text = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0"
+    return text + ("Z" if zulu else "+00:00")
+
+
+def system_data(world: World, req: Request, created: dict[str, Any] | None = None) -> dict[str, Any]:
+    """systemData for a create (created=None) or an update of an existing resource's systemData."""
+    principal = world.principals.get(req.principal_id or "")
+    who = principal.client_id if principal else (req.principal_id or "")
+    now = iso(world.now())
+    data = dict(created) if created else {"createdBy": who, "createdByType": "Application", "createdAt": now}
+    data.update({"lastModifiedBy": who, "lastModifiedByType": "Application", "lastModifiedAt": now})
+    return data
+
+
+def json_body(req: Request) -> dict[str, Any] | Response:
+    try:
+        body = req.json()
+    except ValueError:
+        return error(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.")
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        return error(400, "InvalidRequestContent", "The request content must be a JSON object.")
+    return body
+
+
+def lower_rg(resource_id: str) -> str:
+    """User-assigned identity ids as ARM hands them back: '/resourcegroups/' in lower case."""
+    return RG_RE.sub("/resourcegroups/", resource_id)

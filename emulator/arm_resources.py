@@ -1,0 +1,235 @@
+"""ARM: subscriptions, Key Vault vaults / managed HSMs, user-assigned identities, role assignments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.arm_common import error, iso, json_body, lower_rg, require, resource_not_found, system_data
+from emulator.clouds import cloud_for_management
+from emulator.world import ROLE_NAMES, Request, Response, RoleAssignment, Vault, World, role_id
+
+# --- subscriptions --------------------------------------------------------------------------
+
+
+def _subscription_body(world: World, sub: str) -> dict[str, Any]:
+    return {
+        "id": f"/subscriptions/{sub}", "authorizationSource": "RoleBased", "managedByTenants": [],
+        "subscriptionId": sub, "tenantId": world.tenant_id, "displayName": world.subscriptions[sub],
+        "state": "Enabled",
+        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01",
+                                 "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
+    }
+
+
+def _visible_subscriptions(world: World, principal_id: str | None) -> list[str]:
+    """Subscriptions where the caller holds any role, at the subscription or anywhere below it."""
+    with world.lock:
+        scopes = [ra.scope.lower() for ra in world.role_assignments.values() if ra.principal_id == principal_id]
+        return [s for s in world.subscriptions
+                if any(sc == f"/subscriptions/{s}" or sc.startswith(f"/subscriptions/{s}/") or sc in ("", "/")
+                       for sc in scopes)]
+
+
+def list_subscriptions(world: World, req: Request) -> Response:
+    subs = _visible_subscriptions(world, req.principal_id)
+    return Response(200, {"value": [_subscription_body(world, s) for s in subs],
+                          "count": {"type": "Total", "value": len(subs)}})
+
+
+def get_subscription(world: World, req: Request, sub: str) -> Response:
+    if sub not in _visible_subscriptions(world, req.principal_id):
+        return error(404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found.")
+    return Response(200, _subscription_body(world, sub))
+
+
+# --- Key Vault vaults and managed HSMs (the management side only) -----------------------------
+
+
+def vault(world: World, req: Request, sub: str, rg: str, kind: str, name: str) -> Response:
+    hsm = kind.lower() == "managedhsms"
+    rtype = "Microsoft.KeyVault/managedHSMs" if hsm else "Microsoft.KeyVault/vaults"
+    rid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{rtype}/{name}"
+    with world.lock:
+        existing = next((v for v in world.vaults.values() if v.resource_id.lower() == rid.lower()), None)
+    if req.method == "GET":
+        denied = require(world, req, "arm/read", f"{rtype}/read", rid)
+        if denied:
+            return denied
+        return Response(200, existing.arm) if existing else resource_not_found(rtype, name, rg)
+    if req.method == "DELETE":
+        denied = require(world, req, "arm/write", f"{rtype}/delete", rid)
+        if denied:
+            return denied
+        if existing is None:
+            return Response(204)
+        with world.lock:
+            world.vaults.pop(existing.host, None)
+        return Response(200)
+    if req.method != "PUT":
+        return error(405, "MethodNotAllowed", f"The method '{req.method}' is not allowed.")
+    denied = require(world, req, "arm/write", f"{rtype}/write", rid)
+    if denied:
+        return denied
+    body = json_body(req)
+    if isinstance(body, Response):
+        return body
+    if not body.get("location"):
+        return error(400, "LocationRequired", "The location property is required for this definition.")
+    cloud = cloud_for_management(req.host)
+    host = f"{name.lower()}.{cloud.hsm_suffix if hsm else cloud.vault_suffix}"
+    with world.lock:
+        taken = world.vaults.get(host)
+        if taken is not None and taken.resource_id.lower() != rid.lower():
+            return error(409, "VaultAlreadyExists",
+                         f"The vault name '{name}' is already in use. Vault names are globally unique.")
+        props = dict(body.get("properties") or {})
+        props.setdefault("tenantId", world.tenant_id)
+        props.setdefault("sku", {"family": "B", "name": "Standard_B1"} if hsm else {"family": "A", "name": "standard"})
+        uri_field = "hsmUri" if hsm else "vaultUri"
+        props[uri_field] = f"https://{host}/"
+        if not hsm:
+            props.setdefault("accessPolicies", [])
+            props.setdefault("enableRbacAuthorization", True)
+            props.setdefault("enabledForDeployment", False)
+        props.setdefault("enableSoftDelete", True)
+        props.setdefault("softDeleteRetentionInDays", 90)
+        props.setdefault("publicNetworkAccess", "Enabled")
+        props["provisioningState"] = "Succeeded"
+        arm_body = {"id": rid, "name": name, "type": rtype, "location": body["location"],
+                    "tags": body.get("tags") or {},
+                    "systemData": system_data(world, req, existing.arm.get("systemData") if existing else None),
+                    "properties": props}
+        if hsm:
+            arm_body["sku"] = props.pop("sku")
+        world.vaults[host] = Vault(rid, name, host, body["location"], sub, arm_body)
+    return Response(200, arm_body)
+
+
+# --- user-assigned managed identities ---------------------------------------------------------
+
+IDENTITY_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
+
+
+def user_identity(world: World, req: Request, sub: str, rg: str, name: str) -> Response:
+    rid = lower_rg(f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{IDENTITY_TYPE}/{name}")
+    existing = world.identities.get(rid.lower())
+    if req.method == "GET":
+        denied = require(world, req, "arm/read", f"{IDENTITY_TYPE}/read", rid)
+        if denied:
+            return denied
+        return Response(200, existing) if existing else resource_not_found(IDENTITY_TYPE, name, rg)
+    if req.method != "PUT":
+        return error(405, "MethodNotAllowed", f"The method '{req.method}' is not allowed.")
+    denied = require(world, req, "arm/write", f"{IDENTITY_TYPE}/write", rid)
+    if denied:
+        return denied
+    body = json_body(req)
+    if isinstance(body, Response):
+        return body
+    if not body.get("location"):
+        return error(400, "LocationRequired", "The location property is required for this definition.")
+    with world.lock:
+        if existing is None:
+            principal = world.add_principal(name)
+            props = {"tenantId": world.tenant_id, "principalId": principal.principal_id,
+                     "clientId": principal.client_id}
+        else:
+            props = existing["properties"]
+        out = {"location": body["location"], "tags": body.get("tags") or {}, "id": rid, "name": name,
+               "type": IDENTITY_TYPE, "properties": props}
+        world.identities[rid.lower()] = out
+    return Response(201 if existing is None else 200, out, {"Location": rid})
+
+
+# --- role assignments -------------------------------------------------------------------------
+
+RA_TYPE = "Microsoft.Authorization/roleAssignments"
+
+
+def _ra_body(world: World, ra: RoleAssignment) -> dict[str, Any]:
+    parts = ra.scope.split("/")
+    prefix = f"/subscriptions/{parts[2]}" if len(parts) > 2 and parts[1].lower() == "subscriptions" else ""
+    now = iso(world.now())
+    return {
+        "properties": {
+            "roleDefinitionId": f"{prefix}/providers/Microsoft.Authorization/roleDefinitions/{ra.role_definition_id}",
+            "principalId": ra.principal_id, "principalType": "ServicePrincipal", "scope": ra.scope,
+            "condition": None, "conditionVersion": None, "createdOn": now, "updatedOn": now,
+            "createdBy": None, "updatedBy": None, "delegatedManagedIdentityResourceId": None, "description": None,
+        },
+        "id": ra.assignment_id, "type": RA_TYPE, "name": ra.assignment_id.rsplit("/", 1)[-1],
+    }
+
+
+def role_assignment(world: World, req: Request, scope: str, name: str) -> Response:
+    scope = scope.rstrip("/")
+    rid = f"{scope}/providers/{RA_TYPE}/{name}"
+    with world.lock:
+        existing = world.role_assignments.get(rid.lower())
+    if req.method == "GET":
+        denied = require(world, req, "arm/read", f"{RA_TYPE}/read", scope)
+        if denied:
+            return denied
+        if existing is None:
+            return error(404, "RoleAssignmentNotFound", f"The role assignment '{name}' is not found.")
+        return Response(200, _ra_body(world, existing))
+    if req.method == "DELETE":
+        denied = require(world, req, "authorization/write", f"{RA_TYPE}/delete", scope)
+        if denied:
+            return denied
+        if existing is None:
+            return Response(204)
+        with world.lock:
+            world.role_assignments.pop(rid.lower(), None)
+        return Response(200, _ra_body(world, existing))
+    if req.method != "PUT":
+        return error(405, "MethodNotAllowed", f"The method '{req.method}' is not allowed.")
+    denied = require(world, req, "authorization/write", f"{RA_TYPE}/write", scope)
+    if denied:
+        return denied
+    body = json_body(req)
+    if isinstance(body, Response):
+        return body
+    props = body.get("properties") or {}
+    role = role_id(str(props.get("roleDefinitionId") or ""))
+    principal_id = str(props.get("principalId") or "")
+    if role not in ROLE_NAMES.values():
+        return error(400, "RoleDefinitionDoesNotExist", "The specified role definition with ID "
+                     f"'{role}' does not exist.")
+    if principal_id not in world.principals:
+        return error(400, "PrincipalNotFound",
+                     f"Principal {principal_id.replace('-', '')} does not exist in the directory "
+                     f"{world.tenant_id}. Check that you have the correct principal ID. If you are creating "
+                     "this principal and then immediately assigning a role, this error might be related to a "
+                     "replication delay. In this case, set the role assignment principalType property to a "
+                     "value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype")
+    with world.lock:
+        for ra in world.role_assignments.values():
+            if (ra.scope.lower() == scope.lower() and ra.role_definition_id == role
+                    and ra.principal_id == principal_id and ra.assignment_id.lower() != rid.lower()):
+                return error(409, "RoleAssignmentExists", "The role assignment already exists.")
+        ra = RoleAssignment(rid, scope, role, principal_id)
+        world.role_assignments[rid.lower()] = ra
+    return Response(201, _ra_body(world, ra))
+
+
+def list_role_assignments(world: World, req: Request, scope: str) -> Response:
+    scope = scope.rstrip("/")
+    denied = require(world, req, "arm/read", f"{RA_TYPE}/read", scope)
+    if denied:
+        return denied
+    flt = req.query.get("$filter", "")
+    wanted = flt.split("'")[1].lower() if "principalid eq '" in flt.lower() and flt.count("'") >= 2 else None
+    at_scope = "atscope()" in flt.lower()
+    target = scope.lower() + "/"
+    with world.lock:
+        found = []
+        for ra in world.role_assignments.values():
+            own = ra.scope.lower().rstrip("/") + "/"
+            above = target.startswith(own)
+            below = own.startswith(target)
+            if (above or (below and not at_scope)) and (wanted is None or ra.principal_id.lower() == wanted):
+                found.append(_ra_body(world, ra))
+    return Response(200, {"value": found})
+
+
