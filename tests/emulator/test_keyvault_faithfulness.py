@@ -181,7 +181,8 @@ def test_pinned_facts_match_the_sdk_recordings() -> None:
     assert listed == FACTS["versions"]["listed_order"]
     policy = [e for e in entries("test_key_rotation_policy.7.5_vault.json") if "rotationpolicy" in e["RequestUri"]]
     assert [e["ResponseBody"] for e in policy] == [x["response"] for x in FACTS["rotation_policy"]]
-    rotate = [e for e in entries("test_key_rotation.7.5_vault.json") if e["RequestUri"].split("?")[0].endswith("/rotate")]
+    rotate = [e for e in entries("test_key_rotation.7.5_vault.json")
+              if e["RequestUri"].split("?")[0].endswith("/rotate")]
     assert rotate[0]["ResponseBody"] == FACTS["rotate"]["response"]
     assert rotate[0]["RequestHeaders"]["Content-Length"] == "0" and rotate[0]["RequestBody"] is None
 
