@@ -74,10 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.registry or args.key or args.dry_run:
             parser.error("status takes no --registry, --key or --dry-run")
         code, body = triggers.status()
+    elif args.command == "sweep":
+        if args.registry or args.key:
+            parser.error("sweep covers everything in scope; use rotate with --registry or --key")
+        code, body = triggers.cli_sweep(args.dry_run)
     else:
         request: dict[str, Any] = {"dryRun": True} if args.dry_run else {}
-        if args.command == "sweep" and (args.registry or args.key):
-            parser.error("sweep covers everything in scope; use rotate with --registry or --key")
         if args.registry:
             request["registry"] = args.registry
         if args.key:

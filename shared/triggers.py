@@ -50,6 +50,7 @@ def key_event(envelope: EventEnvelope, engine_factory: EngineFactory = _default_
 
 
 def sweep(engine_factory: EngineFactory = _default_engine) -> RunReport:
+    """The timer's sweep. Failures are recorded as outcomes; the next sweep tries again."""
     return engine_factory().sweep()
 
 
@@ -61,6 +62,7 @@ def _error(status: int, message: str, field: str | None = None, **extra: Any) ->
 
 
 def rotate(body: bytes, engine_factory: EngineFactory = _default_engine) -> tuple[int, dict[str, Any]]:
+    """A manual run (HTTP or CLI): 200 with the outcomes, 400 naming the bad field, never a stack trace."""
     correlation_id = str(uuid.uuid4())
     try:
         engine = engine_factory()
@@ -73,6 +75,18 @@ def rotate(body: bytes, engine_factory: EngineFactory = _default_engine) -> tupl
         return _error(500, f"configuration error: {exc}", correlationId=correlation_id)
     except Exception:
         log.exception("manual run %s failed", correlation_id)
+        return _error(500, "internal error; see the logs for this correlation id", correlationId=correlation_id)
+
+
+def cli_sweep(dry_run: bool, engine_factory: EngineFactory = _default_engine) -> tuple[int, dict[str, Any]]:
+    """The sweep, run by an operator: same errors-as-answers contract as ``rotate``."""
+    correlation_id = str(uuid.uuid4())
+    try:
+        return 200, engine_factory().sweep(dry_run=dry_run, correlation_id=correlation_id).to_dict()
+    except ConfigurationError as exc:
+        return _error(500, f"configuration error: {exc}", correlationId=correlation_id)
+    except Exception:
+        log.exception("sweep %s failed", correlation_id)
         return _error(500, "internal error; see the logs for this correlation id", correlationId=correlation_id)
 
 
