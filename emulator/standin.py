@@ -136,6 +136,13 @@ class AzureStandIn:
     def unexpected_egress(self) -> list[str]:
         return self.world.unexpected_egress
 
+    def egress_failure(self) -> str | None:
+        """Why a test must fail because traffic tried to leave for a host not served here, or None."""
+        if self.world.unexpected_egress:
+            hosts = sorted(set(self.world.unexpected_egress))
+            return f"unexpected egress to hosts not served by the stand-in: {hosts}"
+        return None
+
     def tick(self) -> list[dict[str, Any]]:
         return eventgrid.tick(self.world)
 

@@ -19,13 +19,6 @@ CLEARED_ENV = (
 )
 
 
-def egress_failure(az: AzureStandIn) -> str | None:
-    """The failure message for a test that let traffic escape, or None."""
-    if az.unexpected_egress:
-        return f"unexpected egress to hosts not served by the stand-in: {sorted(set(az.unexpected_egress))}"
-    return None
-
-
 @pytest.fixture
 def az(monkeypatch: pytest.MonkeyPatch) -> Iterator[AzureStandIn]:
     for name in CLEARED_ENV:
@@ -34,6 +27,6 @@ def az(monkeypatch: pytest.MonkeyPatch) -> Iterator[AzureStandIn]:
         for key, value in standin.env.items():
             monkeypatch.setenv(key, value)
         yield standin
-        failure = egress_failure(standin)
+        failure = standin.egress_failure()  # checked before the stand-in stops
     if failure:
         pytest.fail(failure, pytrace=False)
