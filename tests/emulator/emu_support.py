@@ -13,11 +13,13 @@ SUB = "00000000-1111-2222-3333-444444444444"
 RG = "rg-keys"
 
 
-def add_vault(world: World, name: str, host: str | None = None, location: str = "westeurope") -> Vault:
+def add_vault(world: World, name: str, host: str | None = None, location: str = "westeurope",
+              subscription_id: str = SUB) -> Vault:
+    """A vault put straight into the world (as ARM would after a PUT)."""
     host = host or f"{name}.vault.azure.net"
     kind = "managedHSMs" if ".managedhsm." in host else "vaults"
-    vault = Vault(f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.KeyVault/{kind}/{name}",
-                  name, host.lower(), location, SUB,
+    vault = Vault(f"/subscriptions/{subscription_id}/resourceGroups/{RG}/providers/Microsoft.KeyVault/{kind}/{name}",
+                  name, host.lower(), location, subscription_id,
                   arm={"properties": {"softDeleteRetentionInDays": 7}})
     world.vaults[vault.host] = vault
     return vault
@@ -80,7 +82,7 @@ class PlainHTTPFront:
         self.requests: list[tuple[Request, Response]] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()

@@ -114,7 +114,7 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = (f"http://127.0.0.1:{self.server.server_address[1]}"
                     "/runtime/webhooks/EventGrid?functionName=on_key_event")
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()

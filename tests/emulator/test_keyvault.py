@@ -1,13 +1,19 @@
-"""Key Vault keys data plane of the stand-in, called at handler level (no sockets)."""
+"""Key Vault keys data plane of the stand-in: at handler level, then through the official SDK."""
 
 from __future__ import annotations
 
 import re
+import secrets
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.identity import DefaultAzureCredential
+from azure.keyvault.keys import KeyClient, KeyRotationLifetimeAction, KeyRotationPolicy, KeyRotationPolicyAction
 from emu_support import SUB, Caller, add_vault
 
-from emulator import keyvault
+from emulator import AzureStandIn, keyvault, seed
+from emulator.identity import AdminCredential
 from emulator.world import Vault, World
 
 HOST = "kv-test.vault.azure.net"
@@ -261,3 +267,116 @@ def test_bad_requests(kv: Caller, vault: Vault) -> None:
     assert kv("POST", HOST, "/keys/k/create", {"kty": "oct"}).status == 400
     assert kv("POST", HOST, "/keys/k/create", {"kty": "RSA", "key_size": 1024}).status == 400
     assert kv("POST", HOST, "/keys/k/create", b"{not json").status == 400
+
+
+# ---- end to end: the official SDK over HTTPS through the stand-in ------------------------------
+
+@pytest.fixture
+def vault_url(az: AzureStandIn) -> str:
+    # A fresh vault name per test: azure-keyvault-keys caches challenges per host for the whole process.
+    name = f"kv-e2e-{secrets.token_hex(4)}"
+    return seed.create_vault(az, az.subscription_ids[0], "rg-keys", name, soft_delete_retention_days=7)
+
+
+def vault_requests(az: AzureStandIn, vault_url: str) -> list[tuple[str, str, int]]:
+    host = vault_url.split("/")[2]
+    return [(r["method"], r["path"], r["status"]) for r in az.requests if r["host"] == host]
+
+
+@pytest.mark.standin
+def test_sdk_app_identity_gets_challenged_then_reads_the_key(az: AzureStandIn, vault_url: str) -> None:
+    created = seed.create_key(az, vault_url, "cmk", tags={"team": "a"})
+    with KeyClient(vault_url, DefaultAzureCredential()) as app:  # the app's managed identity, from az.env
+        key = app.get_key("cmk")
+    assert key.id == created.id and key.key_type == "RSA" and key.properties.tags == {"team": "a"}
+    assert key.properties.recovery_level == "CustomizedRecoverable+Purgeable"
+    # The first call to a vault is challenged, then retried with a token; the SDK caches the challenge.
+    assert vault_requests(az, vault_url) == [("POST", "/keys/cmk/create", 401), ("POST", "/keys/cmk/create", 200),
+                                             ("GET", "/keys/cmk/", 200)]
+
+
+@pytest.mark.standin
+def test_sdk_lists_versions_by_version_id_across_pages(az: AzureStandIn, vault_url: str) -> None:
+    made = [seed.create_key(az, vault_url, "cmk").properties.version for _ in range(5)]
+    with seed.key_client(az, vault_url) as client:
+        listed = [p.version for p in client.list_properties_of_key_versions("cmk", max_page_size=2)]
+        names = [p.name for p in client.list_properties_of_keys()]
+    assert listed == sorted(made)
+    assert names == ["cmk"]
+    pages = [r for r in az.requests if r["path"] == "/keys/cmk/versions"]
+    assert len(pages) == 3 and "$skiptoken" in pages[1]["query"]
+
+
+@pytest.mark.standin
+def test_sdk_disabled_version_is_403_key_disabled_but_listed(az: AzureStandIn, vault_url: str) -> None:
+    old = seed.create_key(az, vault_url, "cmk").properties.version
+    seed.rotate_key(az, vault_url, "cmk")
+    seed.update_key(az, vault_url, "cmk", old, enabled=False)
+    with KeyClient(vault_url, DefaultAzureCredential()) as app:
+        with pytest.raises(HttpResponseError) as err:
+            app.get_key("cmk", old)
+        listed = {p.version: p.enabled for p in app.list_properties_of_key_versions("cmk")}
+        latest = app.get_key("cmk")
+    assert err.value.status_code == 403
+    assert err.value.error is not None and err.value.error.code == "Forbidden"
+    assert err.value.error.innererror == {"code": "KeyDisabled"}
+    assert listed[old] is False and latest.properties.enabled is True
+
+
+@pytest.mark.standin
+def test_sdk_rotation_and_default_policy(az: AzureStandIn, vault_url: str) -> None:
+    first = seed.create_key(az, vault_url, "cmk")
+    with seed.key_client(az, vault_url) as client:
+        policy = client.get_key_rotation_policy("cmk")
+        assert [(a.action, a.time_before_expiry) for a in policy.lifetime_actions] == [("Notify", "P30D")]
+        client.update_key_rotation_policy("cmk", KeyRotationPolicy(expires_in="P90D", lifetime_actions=[
+            KeyRotationLifetimeAction(KeyRotationPolicyAction.rotate, time_after_create="P60D")]))
+        rotated = client.rotate_key("cmk")
+    assert rotated.properties.version != first.properties.version
+    assert rotated.properties.expires_on is not None
+    assert [e["eventType"] for e in az.events] == ["Microsoft.KeyVault.KeyNewVersionCreated"] * 2
+
+
+@pytest.mark.standin
+def test_sdk_reader_without_key_vault_role_gets_forbidden_by_rbac(az: AzureStandIn, vault_url: str) -> None:
+    seed.create_key(az, vault_url, "cmk")
+    reader = az.world.add_principal("reader only")
+    seed.grant(az, reader.principal_id, "Reader", f"/subscriptions/{az.subscription_ids[0]}")
+    with seed.key_client(az, vault_url, AdminCredential(az.world, reader.principal_id)) as client, \
+            pytest.raises(HttpResponseError) as err:
+        client.get_key("cmk")
+    assert err.value.status_code == 403
+    assert err.value.error is not None and err.value.error.innererror == {"code": "ForbiddenByRbac"}
+    assert "Action: 'Microsoft.KeyVault/vaults/keys/read'" in str(err.value.error.message)
+
+
+@pytest.mark.standin
+def test_sdk_delete_then_get_is_not_found(az: AzureStandIn, vault_url: str) -> None:
+    seed.create_key(az, vault_url, "cmk")
+    with seed.key_client(az, vault_url) as client:
+        deleted = client.begin_delete_key("cmk", _polling_interval=0).result()
+        assert deleted.recovery_id == f"{vault_url}deletedkeys/cmk"
+        with pytest.raises(ResourceNotFoundError):
+            client.get_key("cmk")
+
+
+@pytest.mark.standin
+def test_sdk_managed_hsm_passes_challenge_verification(az: AzureStandIn) -> None:
+    hsm_url = seed.create_managed_hsm(az, az.subscription_ids[0], "rg-keys", "hsm-e2e")
+    assert hsm_url == "https://hsm-e2e.managedhsm.azure.net/"
+    with seed.key_client(az, hsm_url) as client:
+        key = client.create_rsa_key("cmk", hardware_protected=True, size=3072)
+        assert client.get_key("cmk").id == key.id
+    assert key.key_type == "RSA-HSM" and key.id.startswith(hsm_url + "keys/cmk/")
+
+
+@pytest.mark.standin
+def test_sdk_sovereign_vault_host(az: AzureStandIn) -> None:
+    # Straight into the world: China-cloud ARM is not what this test is about.
+    add_vault(az.world, "kv-cn", "kv-cn.vault.azure.cn", location="chinanorth3",
+              subscription_id=az.subscription_ids[0])
+    with seed.key_client(az, "https://kv-cn.vault.azure.cn/") as client:
+        key = client.create_ec_key("cmk", curve="P-256")
+        assert client.get_key("cmk").id == key.id
+    challenge = next(r for r in az.requests if r["host"] == "kv-cn.vault.azure.cn" and r["status"] == 401)
+    assert challenge["path"] == "/keys/cmk/create"
