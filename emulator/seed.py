@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from azure.keyvault.keys import KeyClient, KeyProperties, KeyVaultKey
 from azure.mgmt.authorization import AuthorizationManagementClient
-from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
+
+# The client defaults to api-version 2022-04-01; its models module re-exports another version for typing.
+from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 from azure.mgmt.containerregistry import models as acr
 from azure.mgmt.keyvault import KeyVaultManagementClient
@@ -27,7 +29,7 @@ from emulator.world import role_id
 if TYPE_CHECKING:
     from emulator.standin import AzureStandIn
 
-POLL = {"polling_interval": 0.02}  # stand-in LROs finish in lro_seconds; don't wait ARM's default 30 s
+POLL_S = 0.02  # stand-in LROs finish in lro_seconds; don't wait ARM's default 30 s
 
 
 def client_options(az: AzureStandIn) -> dict[str, Any]:
@@ -52,8 +54,8 @@ def create_vault(az: AzureStandIn, subscription_id: str, resource_group: str, na
                                 soft_delete_retention_in_days=soft_delete_retention_days,
                                 enable_purge_protection=purge_protection or None)
     vault = client.vaults.begin_create_or_update(
-        resource_group, name, kvm.VaultCreateOrUpdateParameters(location=location, properties=props), **POLL,
-    ).result()
+        resource_group, name, kvm.VaultCreateOrUpdateParameters(location=location, properties=props),
+        polling_interval=POLL_S).result()
     return str(vault.properties.vault_uri)
 
 
@@ -64,7 +66,8 @@ def create_managed_hsm(az: AzureStandIn, subscription_id: str, resource_group: s
     hsm = kvm.ManagedHsm(location=location, sku=kvm.ManagedHsmSku(family="B", name="Standard_B1"),
                          properties=kvm.ManagedHsmProperties(tenant_id=az.world.tenant_id,
                                                              initial_admin_object_ids=[az.admin_principal_id]))
-    result = client.managed_hsms.begin_create_or_update(resource_group, name, hsm, **POLL).result()
+    result = client.managed_hsms.begin_create_or_update(resource_group, name, hsm, polling_interval=POLL_S).result()
+    assert result.properties is not None
     return str(result.properties.hsm_uri)
 
 
@@ -140,4 +143,4 @@ def create_registry(az: AzureStandIn, subscription_id: str, resource_group: str,
             client_id = str(msi.user_assigned_identities.get(rg, ident_name).client_id)
         registry.properties = acr.RegistryProperties(encryption=acr.EncryptionProperty(
             status="enabled", key_vault_properties=acr.KeyVaultProperties(key_identifier=key_id, identity=client_id)))
-    return client.registries.begin_create(resource_group, name, registry, **POLL).result()
+    return client.registries.begin_create(resource_group, name, registry, polling_interval=POLL_S).result()
