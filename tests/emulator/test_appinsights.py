@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from emu_support import Caller, PlainHTTPFront
 
-from emulator import appinsights
+from emulator import AzureStandIn, appinsights
 from emulator.world import World
 
 HOST = "westeurope-5.in.applicationinsights.azure.com"
@@ -114,3 +114,13 @@ def test_real_exporter_custom_event_arrives_as_event_data(world: World, exporter
     assert [(r.method, r.path) for r, _ in front.requests] == [("POST", "/v2.1/track")]
     assert front.requests[0][1].status == 200
     assert_custom_event(world.telemetry)
+
+
+@pytest.mark.standin
+def test_real_exporter_reaches_the_standin_over_https(az: AzureStandIn) -> None:
+    connection_string = az.env["APPLICATIONINSIGHTS_CONNECTION_STRING"]
+    send_custom_event(connection_string.replace(az.instrumentation_key, IKEY))
+    track = [r for r in az.requests if r["path"] == "/v2.1/track"]
+    assert [(r["method"], r["host"], r["status"]) for r in track] == [
+        ("POST", "westeurope-5.in.applicationinsights.azure.com", 200)]
+    assert_custom_event(az.telemetry)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from typing import Any
 import pytest
 from emu_support import Caller, add_vault
 
-from emulator import eventgrid
+from emulator import AzureStandIn, eventgrid, seed
 from emulator.world import Vault, World
 
 HOST = "kv-test.vault.azure.net"
@@ -177,3 +179,22 @@ def test_events_before_subscribing_are_not_delivered(world: World, vault: Vault,
     assert [body[0]["subject"] for _, _, body in receiver.calls] == ["after"]
     eventgrid.close(world)
     assert eventgrid.wait_idle(world, 1)
+
+
+# ---- end to end: keys made through the SDK, events through az ----------------------------------
+
+@pytest.mark.standin
+def test_sdk_writes_publish_events_and_az_delivers_them(az: AzureStandIn, receiver: Receiver) -> None:
+    az.subscribe_webhook(receiver.url)
+    vault_url = seed.create_vault(az, az.subscription_ids[0], "rg-events", f"kv-ev-{secrets.token_hex(3)}")
+    expires = datetime.now(UTC) + timedelta(days=40)
+    key = seed.create_key(az, vault_url, "cmk", expires_on=expires)
+    assert az.wait_for_deliveries(5)
+    (event,) = az.events
+    assert event["eventType"] == "Microsoft.KeyVault.KeyNewVersionCreated"
+    assert event["data"]["Id"] == key.id and event["data"]["EXP"] == str(int(expires.timestamp()))
+    assert event["topic"] == az.world.vaults[vault_url.split("/")[2]].resource_id
+    assert [body for _, _, body in receiver.calls] == [[event]]
+    az.world.advance(11 * DAY)
+    assert [e["eventType"] for e in az.tick()] == ["Microsoft.KeyVault.KeyNearExpiry"]
+    assert az.wait_for_deliveries(5) and len(receiver.calls) == 2
