@@ -59,9 +59,8 @@ def _problem(item: Any) -> str | None:
 
 
 def handle(world: World, req: Request) -> Response:
-    if not req.host.lower().endswith(HOST_SUFFIXES):
-        return _answer(404, 0, 0, [])
-    if req.method.upper() != "POST" or req.path.rstrip("/") not in PATHS:
+    if not req.host.lower().endswith(HOST_SUFFIXES) or req.method.upper() != "POST" \
+            or req.path.rstrip("/") not in PATHS:
         return Response(404, {"error": {"code": "NotFound", "message": f"{req.method} {req.path}"}},
                         dict(JSON_HEADERS))
     # Entra ingestion: a bearer token must be for Azure Monitor. No token is instrumentation-key auth.
