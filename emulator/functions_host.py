@@ -46,13 +46,21 @@ def decode_event(body: dict[str, Any]) -> func.EventGridEvent | func.CloudEvent:
     )
 
 
+_indexed: dict[int, dict[str, Callable[..., Any]]] = {}
+
+
+def user_functions(app: func.FunctionApp) -> dict[str, Callable[..., Any]]:
+    """The app's functions by name, indexed once (``get_functions`` refuses to index twice)."""
+    if id(app) not in _indexed:
+        _indexed[id(app)] = {str(f.get_function_name()): f.get_user_function() for f in app.get_functions()}
+    return _indexed[id(app)]
+
+
 class FunctionsHost:
     """Serves one ``FunctionApp``'s Event Grid functions on loopback. Use as a context manager."""
 
     def __init__(self, app: func.FunctionApp) -> None:
-        self.functions: dict[str, Callable[..., Any]] = {
-            str(f.get_function_name()): f.get_user_function() for f in app.get_functions()
-        }
+        self.functions = user_functions(app)
         self.invocations: list[dict[str, Any]] = []  # function, event id, status
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())

@@ -98,7 +98,7 @@ class RotationEngine:
         started = time.monotonic()
         report = RunReport(trigger, correlation_id, dry_run, self.clock())
         registries = self._discover(scope, report.problems)
-        keys = self._observe_keys(registries, report.started)
+        keys = self._observe_keys(registries, report.started, targets)
         if self.settings.auto_rotate_keys:
             keys = self._create_successor_versions(registries, keys, dry_run, report)
         now = self.clock()
@@ -147,12 +147,19 @@ class RotationEngine:
             return []
         return [registry]
 
-    def _observe_keys(self, registries: list[Registry], now: datetime) -> dict[KeyRef, KeyObservation]:
-        refs = sorted({r.key_id.key for r in registries if r.key_id is not None}, key=str)
-        if not refs:
+    def _observe_keys(self, registries: list[Registry], now: datetime,
+                      targets: dict[str, ManualTarget] | None = None) -> dict[KeyRef, KeyObservation]:
+        wanted: dict[KeyRef, set[str]] = {}
+        for r in registries:
+            if r.key_id is not None:
+                target = (targets or {}).get(r.id.lower())
+                wanted.setdefault(r.key_id.key, set()).update({target.version} if target else set())
+        if not wanted:
             return {}
+        refs = sorted(wanted, key=str)
         with ThreadPoolExecutor(max_workers=min(8, len(refs))) as pool:
-            return dict(zip(refs, pool.map(lambda ref: observe_key(self.keyvault, ref, now), refs), strict=True))
+            observed = pool.map(lambda ref: observe_key(self.keyvault, ref, now, frozenset(wanted[ref])), refs)
+            return dict(zip(refs, observed, strict=True))
 
     # --- Auto-rotation of keys (off by default) --------------------------------------------------
 

@@ -19,7 +19,9 @@ from shared.reasons import Reason
 MAX_DETAIL_READS = 5  # a key whose five newest candidates are all unusable has a problem to report
 
 
-def observe_key(keyvault: KeyVaultPort, key: KeyRef, now: datetime) -> KeyObservation:
+def observe_key(keyvault: KeyVaultPort, key: KeyRef, now: datetime,
+                also: frozenset[str] = frozenset()) -> KeyObservation:
+    """Read one key. ``also``: versions whose details are wanted whatever their rank (an operator's target)."""
     try:
         versions = tuple(keyvault.list_versions(key))
     except PermanentError as exc:
@@ -46,4 +48,13 @@ def observe_key(keyvault: KeyVaultPort, key: KeyRef, now: datetime) -> KeyObserv
             details[candidate.version] = fetched
         if details_usable(details[candidate.version]):
             break
+    for version in also - details.keys():
+        if observation.version(version) is None:
+            continue
+        try:
+            fetched = keyvault.get_details(key, version)
+        except RotationError:
+            continue
+        if fetched is not None:
+            details[version] = fetched
     return KeyObservation(key, versions, current, MappingProxyType(details))
