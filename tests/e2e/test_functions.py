@@ -35,7 +35,7 @@ def test_the_published_event_reaches_on_key_event_and_moves_the_pinned_registry(
         new = seed.create_key(az, estate.vault_url, estate.key_name)
         assert az.wait_for_deliveries(timeout=30)
     assert host.invocations[-1] == {"function": "on_key_event", "event": az.events[-1]["id"], "outcome": "succeeded"}
-    status, body = post_rotate({"dryRun": True})
+    _, body = post_rotate({"dryRun": True})
     rows = {o["name"]: o for o in body["outcomes"]}
     assert rows["acrpinned"]["reason"] == "ALREADY_CURRENT" and rows["acrpinned"]["toVersion"] == new.properties.version
 
@@ -48,7 +48,7 @@ def test_cloud_events_schema_is_handled_too(az, estate) -> None:
                    "data": published["data"]}
     with FunctionsHost(function_app.app) as host:
         assert host.deliver("on_key_event", [cloud_event]) == 202
-    status, body = post_rotate({"dryRun": True})
+    _, body = post_rotate({"dryRun": True})
     assert {o["name"]: o for o in body["outcomes"]}["acrpinned"]["fromVersion"] == new.properties.version
 
 
