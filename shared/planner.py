@@ -296,7 +296,8 @@ def version_needing_successor(observation: KeyObservation, versions_in_use: Iter
             continue
         if (attrs.expires_on - now).total_seconds() / 86400 > near_expiry_days:
             continue
-        if any(v.created_on > attrs.created_on for v in observation.versions):
+        # Creation times have whole-second resolution: rank as newest_first does, ties to the current version.
+        if newest_first(observation)[0].version != attrs.version:
             continue
         return attrs
     return None
