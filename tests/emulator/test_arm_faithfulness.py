@@ -73,9 +73,9 @@ def _validator(definition: str) -> jsonschema.protocols.Validator:
     defs = fix(spec["definitions"], COMMON_PREFIX)
     defs.update({f"common.{k}": fix(v, "#/definitions/") for k, v in common["definitions"].items()})
     # Documented spec-vs-service difference (NOTES.md): the service answers identity types in lower camel case.
-    ident_enum = defs["ResourceIdentityType"]["enum"]
-    defs["ResourceIdentityType"] = {**defs["ResourceIdentityType"],
-                                    "enum": [*ident_enum, "systemAssigned", "userAssigned", "systemAssigned, userAssigned"]}
+    lower_camel = ["systemAssigned", "userAssigned", "systemAssigned, userAssigned"]
+    ident_type = defs["ResourceIdentityType"]
+    defs["ResourceIdentityType"] = {**ident_type, "enum": [*ident_type["enum"], *lower_camel]}
     schema = {"$ref": f"#/definitions/{definition}", "definitions": defs}
     return jsonschema.Draft4Validator(schema)
 

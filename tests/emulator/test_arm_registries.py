@@ -231,3 +231,27 @@ def test_concurrent_updates_of_different_registries(az: AzureStandIn) -> None:
     assert errors == []
     assert {client.registries.get(seed.rg, n).properties.encryption.key_vault_properties.versioned_key_identifier
             for n in names} == {kid(key, 1)}
+
+
+def test_keys_from_the_key_vault_data_plane_drive_cmk_end_to_end(az: AzureStandIn) -> None:
+    from azure.keyvault.keys import KeyClient
+
+    seed = Seed(az)
+    vault = seed.vault()
+    ident = seed.identity()
+    seed.grant_wrap(ident.principal_id, vault.id)
+    admin_keys = KeyClient(vault.properties.vault_uri, az.admin_credential)
+    first = admin_keys.create_rsa_key("cmk", size=2048)
+    reg = seed.registry(identity=ident, key_id=str(first.id))
+    second = admin_keys.rotate_key("cmk")
+    # The app reads the new version with its own identity and moves the registry to it.
+    app = DefaultAzureCredential()
+    latest = KeyClient(vault.properties.vault_uri, app).get_key("cmk")
+    assert latest.id == second.id
+    client = ContainerRegistryManagementClient(app, seed.sub)
+    done = client.registries.begin_update(seed.rg, reg.name, encryption_update(str(latest.id), ident.client_id),
+                                          **FAST).result()
+    assert done.properties.encryption.key_vault_properties.versioned_key_identifier == second.id
+    assert [e["eventType"] for e in az.events].count("Microsoft.KeyVault.KeyNewVersionCreated") == 2
+    assert az.tick() == []  # nothing near expiry
+    assert az.wait_for_deliveries(timeout=1)
