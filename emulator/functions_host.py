@@ -30,19 +30,24 @@ def _time(value: Any) -> datetime | None:
 
 
 def decode_event(body: dict[str, Any]) -> func.EventGridEvent | func.CloudEvent:
-    """As ``azure.functions.eventgrid.EventGridEventInConverter.decode`` does for one JSON event."""
+    """As ``azure.functions.eventgrid.EventGridEventInConverter.decode`` does for one JSON event
+    (missing fields arrive as None there too)."""
+
+    def field(name: str) -> Any:
+        return body.get(name)
+
     if "specversion" in body:
         known = {"specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema", "data"}
         return func.CloudEvent(
-            id=body.get("id"), source=body.get("source"), type=body.get("type"),
-            specversion=body.get("specversion"), time=_time(body.get("time")), subject=body.get("subject"),
-            datacontenttype=body.get("datacontenttype"), dataschema=body.get("dataschema"),
-            data=body.get("data"), **{k: v for k, v in body.items() if k not in known},
+            id=field("id"), source=field("source"), type=field("type"),
+            specversion=field("specversion"), time=_time(field("time")), subject=field("subject"),
+            datacontenttype=field("datacontenttype"), dataschema=field("dataschema"),
+            data=field("data"), **{k: v for k, v in body.items() if k not in known},
         )
     return func.EventGridEvent(
-        id=body.get("id"), topic=body.get("topic"), subject=body.get("subject"),
-        event_type=body.get("eventType"), event_time=_time(body.get("eventTime")), data=body.get("data"),
-        data_version=body.get("dataVersion"),
+        id=field("id"), topic=field("topic"), subject=field("subject"),
+        event_type=field("eventType"), event_time=_time(field("eventTime")), data=field("data"),
+        data_version=field("dataVersion"),
     )
 
 

@@ -24,6 +24,7 @@ from shared.adapters.registries import RegistryAdapter
 from shared.engine import OutcomeSink, RotationEngine
 from shared.keyids import Cloud
 from shared.settings import Settings, load_settings
+from shared.telemetry import TelemetrySink
 
 USER_AGENT = "acr-cmk-rotation/0.1"
 _AUTHORITY = {
@@ -102,7 +103,7 @@ def build_engine(env: Mapping[str, str] | None = None, credential: Any = None,
         KeyVaultAdapter(clients.key_client),
         RegistryAdapter(clients.subscription_client, clients.acr_client, settings.endpoints.key_vault_suffixes),
         settings,
-        sink=sink,
+        sink=sink or TelemetrySink(),
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from shared.armids import RegistryRef
 from shared.errors import PermanentError, RotationError
@@ -41,7 +42,10 @@ def utc_now() -> datetime:
 
 
 class OutcomeSink:
-    """Where outcomes go as they happen; the default only logs (telemetry.py exports them)."""
+    """Where outcomes go as they happen; the default only logs (telemetry.py exports them).
+
+    The engine calls it through ``_notify``: a failing sink is logged, never allowed to break a run.
+    """
 
     def outcome(self, outcome: Outcome) -> None:
         log.info("registry %s: %s (%s)", outcome.registry, outcome.result.value, outcome.reason.value)
@@ -106,11 +110,18 @@ class RotationEngine:
         start_by = now + timedelta(seconds=budget_s) if budget_s is not None else None
         for outcome in self._apply(decisions, keys, report, start_by, targets or {}):
             report.outcomes.append(outcome)
-            self.sink.outcome(outcome)
+            self._notify(self.sink.outcome, outcome)
         report.alerts = expiry_alerts(registries, keys, now, self.settings.near_expiry_days, extra_alert_versions)
         report.duration_ms = int((time.monotonic() - started) * 1000)
-        self.sink.run(report)
+        self._notify(self.sink.run, report)
         return report
+
+    @staticmethod
+    def _notify(deliver: Callable[[Any], None], item: object) -> None:
+        try:
+            deliver(item)
+        except Exception:  # telemetry trouble must not undo or hide the work itself
+            log.exception("recording %s failed", type(item).__name__)
 
     def _discover(self, scope: _Scope, problems: list[RunProblem]) -> list[Registry]:
         if scope.registry is not None:

@@ -16,11 +16,10 @@ CUSTOM_EVENT = "microsoft.custom_event.name"
 
 class TelemetrySink(OutcomeSink):
     def outcome(self, outcome: Outcome) -> None:
-        d = outcome.to_dict()
         log.info(
             "registry %s: %s (%s) %s -> %s", outcome.registry, outcome.result.value, outcome.reason.value,
             outcome.from_version, outcome.to_version,
-            extra={CUSTOM_EVENT: "RegistryKeyRotation", **{k: _attr(v) for k, v in d.items()}},
+            extra={CUSTOM_EVENT: "RegistryKeyRotation", **rotation_properties(outcome)},
         )
 
     def run(self, report: RunReport) -> None:
@@ -34,6 +33,13 @@ class TelemetrySink(OutcomeSink):
                  extra={CUSTOM_EVENT: "RotationRun", "trigger": report.trigger.value,
                         "correlationId": report.correlation_id, "dryRun": str(report.dry_run).lower(),
                         "durationMs": report.duration_ms, **{f"count_{k}": v for k, v in counts.items()}})
+
+
+def rotation_properties(outcome: Outcome) -> dict[str, str | int | float | bool]:
+    """The RegistryKeyRotation event's properties (names chosen not to collide with LogRecord's own)."""
+    d = outcome.to_dict()
+    d["registryName"] = d.pop("name")
+    return {k: _attr(v) for k, v in d.items()}
 
 
 def _attr(value: object) -> str | int | float | bool:

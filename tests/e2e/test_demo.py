@@ -1,0 +1,28 @@
+"""``make demo`` tells its story on a fresh machine: no Azure, no network."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.standin
+ROOT = Path(__file__).parents[2]
+
+
+def test_demo_moves_the_pinned_registry_and_alerts() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "HTTPS_PROXY", "https_proxy"))}
+    run = subprocess.run([sys.executable, "-m", "emulator.demo"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "delivered it to on_key_event: succeeded" in out
+    assert "acrpinned       rotated   NEWER_VERSION_AVAILABLE" in out
+    assert "acroptedout     skipped   OPTED_OUT" in out
+    assert "registry updates sent by the redelivery: 0" in out
+    assert "ALERT warning" in out and "used by acrpinned, acrversionless" in out
+    assert "Unexpected egress: none." in out
+    assert "Traceback" not in run.stderr
