@@ -89,6 +89,12 @@ def newest_first(observation: KeyObservation) -> list[KeyVersion]:
     )
 
 
+def _rank(observation: KeyObservation, version: KeyVersion) -> tuple[datetime, bool]:
+    """Order of creation. Key Vault keeps whole seconds, so a tie is settled only by the current flag;
+    two tied versions that are both not current cannot be ordered, and neither counts as newer."""
+    return version.created_on, version.version == observation.current_version
+
+
 def candidate_versions(observation: KeyObservation, now: datetime) -> list[KeyVersion]:
     """Versions whose attributes allow use, newest first: the order in which to fetch details."""
     return [v for v in newest_first(observation) if attributes_usable(v, now)]
@@ -194,14 +200,13 @@ def would_downgrade(i: _Input) -> Decision | None:
     target = _target(i)
     assert target is not None
     in_use = i.key.version(i.registry.version_in_use)
-    older = in_use is None or target.created_on < in_use.created_on
-    if not older:
+    if in_use is not None and _rank(i.key, target) > _rank(i.key, in_use):
         return None
     if i.target is not None and i.target.allow_downgrade:
         return Decision(i.registry, Action.ROTATE, Reason.DOWNGRADE_FORCED, None, i.registry.version_in_use,
                         target.version, detail="operator allowed a downgrade")
     detail = ("the version in use is not among the key's versions" if in_use is None
-              else f"version {target.version} was created before the version in use")
+              else f"version {target.version} is not newer than the version in use")
     return _leave(i, Result.SKIPPED, Reason.WOULD_DOWNGRADE, detail, to=target.version)
 
 
