@@ -6,6 +6,7 @@ in their trigger name; all converge each pinned registry to its key's newest usa
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -15,6 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from opentelemetry import trace
 
 from shared.armids import RegistryRef
 from shared.errors import PermanentError, RotationError
@@ -31,6 +34,7 @@ from shared.reasons import Reason, Result, Trigger
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 Clock = Callable[[], datetime]
 MAX_WORKERS = 32
@@ -99,6 +103,17 @@ class RotationEngine:
     def _run(self, trigger: Trigger, correlation_id: str, dry_run: bool, scope: _Scope,
              budget_s: float | None = None, targets: dict[str, ManualTarget] | None = None,
              extra_alert_versions: Iterable[tuple[KeyRef, str]] = ()) -> RunReport:
+        with tracer.start_as_current_span(f"rotation.{trigger.value}", attributes={
+                "rotation.trigger": trigger.value, "rotation.correlation_id": correlation_id,
+                "rotation.dry_run": dry_run}) as span:
+            report = self._run_traced(trigger, correlation_id, dry_run, scope, budget_s, targets,
+                                      extra_alert_versions)
+            span.set_attributes({f"rotation.count.{k}": v for k, v in report.counts().items()})
+            return report
+
+    def _run_traced(self, trigger: Trigger, correlation_id: str, dry_run: bool, scope: _Scope,
+                    budget_s: float | None, targets: dict[str, ManualTarget] | None,
+                    extra_alert_versions: Iterable[tuple[KeyRef, str]]) -> RunReport:
         started = time.monotonic()
         report = RunReport(trigger, correlation_id, dry_run, self.clock())
         registries = self._discover(scope, report.problems)
@@ -234,7 +249,9 @@ class RotationEngine:
         for index, decision in jobs.items():
             gate = per_subscription[decision.registry.subscription_id.lower()]
             target = targets.get(decision.registry.id.lower())
-            futures[index] = pool.submit(self._rotate_one, decision, keys, report, start_by, gate, target)
+            # Each job runs in a copy of this context, so its span is a child of the run's span.
+            futures[index] = pool.submit(contextvars.copy_context().run, self._rotate_one, decision, keys, report,
+                                         start_by, gate, target)
         timeout = None
         if start_by is not None:
             timeout = max(0.0, (start_by - self.clock()).total_seconds()) + HARD_BUDGET_MARGIN_S
@@ -253,6 +270,16 @@ class RotationEngine:
                     start_by: datetime | None, gate: threading.Semaphore, target: ManualTarget | None) -> Outcome:
         began = time.monotonic()
         registry = decision.registry
+        with tracer.start_as_current_span("rotation.registry", attributes={
+                "rotation.registry": registry.id, "rotation.to_version": decision.to_version or ""}) as span:
+            outcome = self._rotate_one_traced(decision, keys, report, start_by, gate, target)
+            span.set_attributes({"rotation.result": outcome.result.value, "rotation.reason": outcome.reason.value})
+        return replace(outcome, duration_ms=int((time.monotonic() - began) * 1000))
+
+    def _rotate_one_traced(self, decision: Decision, keys: dict[KeyRef, KeyObservation], report: RunReport,
+                           start_by: datetime | None, gate: threading.Semaphore,
+                           target: ManualTarget | None) -> Outcome:
+        registry = decision.registry
         with gate, self.locks.hold(registry.id):
             if start_by is not None and self.clock() >= start_by:
                 return self._outcome(decision, Result.SKIPPED, report, reason=Reason.DEFERRED, transient=True,
@@ -266,7 +293,7 @@ class RotationEngine:
                 log.exception("unexpected error rotating %s", registry.id)
                 outcome = self._outcome(decision, Result.FAILED, report, reason=Reason.SERVICE_ERROR,
                                         transient=True, detail=f"unexpected {exc.__class__.__name__}")
-        return replace(outcome, duration_ms=int((time.monotonic() - began) * 1000))
+        return outcome
 
     def _rotate_locked(self, decision: Decision, keys: dict[KeyRef, KeyObservation], report: RunReport,
                        target: ManualTarget | None) -> Outcome:
