@@ -4,9 +4,11 @@ import json
 
 import azure.functions as func
 
-from shared import triggers
+from shared import telemetry, triggers
 from shared.events import envelope_from_function_event
 
+# The worker exports logs (Azure Monitor, configured by the worker itself): keep SDK request logging out of it.
+telemetry.quiet_azure_loggers()
 app = func.FunctionApp()
 
 

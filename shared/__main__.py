@@ -1,6 +1,7 @@
 """Operator CLI on the same engine: ``python -m shared status|sweep|rotate [--registry ID | --key URL]
-[--dry-run] [--json]``. Works against Azure after ``az login`` (DefaultAzureCredential), and against the
-stand-in when its environment is exported."""
+[--dry-run] [--json] [--html FILE]``. Works against Azure after ``az login`` (DefaultAzureCredential), and
+against the stand-in when its environment is exported. With APPLICATIONINSIGHTS_CONNECTION_STRING set,
+outcomes, metrics and traces go to Application Insights too."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from shared import triggers
+from shared import telemetry, triggers
 from shared.render import table as _table
+from shared.status_html import render_status_html
 
 
 def print_status(report: dict[str, Any]) -> None:
@@ -49,13 +51,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     target.add_argument("--key", help="https://<vault host>/keys/<name> (rotate only)")
     parser.add_argument("--dry-run", action="store_true", help="plan only; write nothing")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--html", metavar="FILE", help="status only: also write a self-contained HTML page")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING)  # outcome events are INFO records: exported, not printed
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[console])
+    exporting = telemetry.configure_for_cli()
+    try:
+        return _run(parser, args)
+    finally:
+        if exporting:
+            telemetry.flush()
 
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.html and args.command != "status":
+        parser.error("--html goes with status")
     if args.command == "status":
         if args.registry or args.key or args.dry_run:
             parser.error("status takes no --registry, --key or --dry-run")
         code, body = triggers.status()
+        if code == 200 and args.html:
+            with open(args.html, "w", encoding="utf-8") as page:
+                page.write(render_status_html(body))
     elif args.command == "sweep":
         if args.registry or args.key:
             parser.error("sweep covers everything in scope; use rotate with --registry or --key")

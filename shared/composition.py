@@ -23,8 +23,9 @@ from shared.adapters.keyvault import KeyVaultAdapter
 from shared.adapters.registries import RegistryAdapter
 from shared.engine import OutcomeSink, RotationEngine
 from shared.keyids import Cloud
+from shared.ports import KeyVaultPort
 from shared.settings import Settings, load_settings
-from shared.telemetry import TelemetrySink
+from shared.telemetry import TelemetrySink, quiet_azure_loggers
 
 USER_AGENT = "acr-cmk-rotation/0.1"
 _AUTHORITY = {
@@ -99,11 +100,16 @@ def build_engine(env: Mapping[str, str] | None = None, credential: Any = None,
                  sink: OutcomeSink | None = None) -> RotationEngine:
     settings = load_settings(os.environ if env is None else env)
     clients = AzureClients(settings, credential)
+    quiet_azure_loggers()
+    sink = sink or TelemetrySink()
+    keyvault: KeyVaultPort = KeyVaultAdapter(clients.key_client)
+    if isinstance(sink, TelemetrySink):
+        keyvault = sink.watch(keyvault)  # remembers expiry of the versions in use, for the metrics
     return RotationEngine(
-        KeyVaultAdapter(clients.key_client),
+        keyvault,
         RegistryAdapter(clients.subscription_client, clients.acr_client, settings.endpoints.key_vault_suffixes),
         settings,
-        sink=sink or TelemetrySink(),
+        sink=sink,
     )
 
 

@@ -1,65 +1,210 @@
-"""Outcomes as structured log records. With Azure Monitor configured (by the Functions worker, or by
-``configure_azure_monitor`` in the CLI), records carrying ``microsoft.custom_event.name`` become
-Application Insights custom events; without it they are ordinary log lines."""
+"""Outcomes as Application Insights custom events, plus metrics; and when to configure Azure Monitor.
+
+An event is a log record carrying ``microsoft.custom_event.name``: with Azure Monitor configured (by
+the Functions worker, or ``configure_for_cli``) it becomes a ``customEvents`` row whose other
+attributes arrive as string properties; without it, it is an ordinary log line. Nothing here holds
+or logs a credential: events carry ids, versions, results and reasons only.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+
+from opentelemetry import metrics, trace
 
 from shared.engine import OutcomeSink
+from shared.keyids import KeyRef
+from shared.metrics import RotationMetrics, VersionInUse, version_in_use
+from shared.model import KeyDetails, KeyVersion
 from shared.outcomes import Outcome, RunReport, alert_to_dict
+from shared.planner import ExpiryAlert
+from shared.ports import KeyVaultPort
 
 log = logging.getLogger("shared.outcomes")
 CUSTOM_EVENT = "microsoft.custom_event.name"
+ROTATION_EVENT = "RegistryKeyRotation"
+ALERT_EVENT = "KeyExpiryAlert"
+RUN_EVENT = "RotationRun"
+CONNECTION_STRING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
+Property = str | int | float
+
+_default_metrics: RotationMetrics | None = None
+_metrics_lock = threading.Lock()
+
+
+def default_metrics() -> RotationMetrics:
+    """One set of instruments per process, on the global MeterProvider."""
+    global _default_metrics
+    with _metrics_lock:
+        if _default_metrics is None:
+            _default_metrics = RotationMetrics()
+        return _default_metrics
+
+
+class ExpiryWatch:
+    """A KeyVaultPort that remembers each version's expiry as it passes by, so that metrics can report
+    days until expiry for every version in use (outcomes carry versions, not dates)."""
+
+    def __init__(self, inner: KeyVaultPort) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+        self._expiry: dict[tuple[str, str], datetime | None] = {}
+
+    def list_versions(self, key: KeyRef) -> list[KeyVersion]:
+        versions = self._inner.list_versions(key)
+        with self._lock:
+            for v in versions:
+                self._expiry[(key.uri(), v.version)] = v.expires_on
+        return versions
+
+    def get_current(self, key: KeyRef) -> tuple[str, KeyDetails] | None:
+        return self._inner.get_current(key)
+
+    def get_details(self, key: KeyRef, version: str) -> KeyDetails | None:
+        return self._inner.get_details(key, version)
+
+    def create_version(self, key: KeyRef) -> str:
+        return self._inner.create_version(key)
+
+    def expires_on(self, key_uri: str, version: str) -> datetime | None:
+        with self._lock:
+            return self._expiry.get((key_uri, version.lower()))
 
 
 class TelemetrySink(OutcomeSink):
+    def __init__(self, metrics: RotationMetrics | None = None) -> None:
+        self._metrics = metrics
+        self._watch: ExpiryWatch | None = None
+
+    @property
+    def metrics(self) -> RotationMetrics:
+        return self._metrics or default_metrics()
+
+    def watch(self, keyvault: KeyVaultPort) -> KeyVaultPort:
+        self._watch = ExpiryWatch(keyvault)
+        return self._watch
+
     def outcome(self, outcome: Outcome) -> None:
-        log.info(
-            "registry %s: %s (%s) %s -> %s", outcome.registry, outcome.result.value, outcome.reason.value,
-            outcome.from_version, outcome.to_version,
-            extra={CUSTOM_EVENT: "RegistryKeyRotation", **rotation_properties(outcome)},
-        )
+        log.info("registry %s: %s (%s) %s -> %s", outcome.registry, outcome.result.value, outcome.reason.value,
+                 outcome.from_version, outcome.to_version,
+                 extra={CUSTOM_EVENT: ROTATION_EVENT, **rotation_properties(outcome)})
+        self.metrics.outcome(outcome)
 
     def run(self, report: RunReport) -> None:
         for alert in report.alerts:
-            d = alert_to_dict(alert)
-            log.warning("key %s version %s %s: %s days left", d["key"], d["version"], alert.severity,
-                        d["daysLeft"],
-                        extra={CUSTOM_EVENT: "KeyExpiryAlert", **{k: _attr(v) for k, v in d.items()}})
+            props = alert_properties(alert, report)
+            log.warning("key %s version %s %s: %s days left", props["key"], props["version"], alert.severity,
+                        props["daysLeft"], extra={CUSTOM_EVENT: ALERT_EVENT, **props})
         counts = report.counts()
         log.info("run %s (%s): %s", report.correlation_id, report.trigger.value, counts,
-                 extra={CUSTOM_EVENT: "RotationRun", "trigger": report.trigger.value,
-                        "correlationId": report.correlation_id, "dryRun": str(report.dry_run).lower(),
-                        "durationMs": report.duration_ms, **{f"count_{k}": v for k, v in counts.items()}})
+                 extra={CUSTOM_EVENT: RUN_EVENT, **run_properties(report)})
+        keys_seen = {o.key for o in report.outcomes if o.key}
+        self.metrics.run(report, self._versions_in_use(report), keys_seen)
+
+    def _versions_in_use(self, report: RunReport) -> list[VersionInUse]:
+        found: dict[tuple[str, str], VersionInUse] = {}
+        for o in report.outcomes:
+            version = version_in_use(o)
+            if self._watch is None or not (o.key and o.vault and version):
+                continue
+            expires = self._watch.expires_on(o.key, version)
+            if expires is not None:
+                found[(o.key, version)] = VersionInUse(o.vault, o.key.rsplit("/", 1)[-1], version, expires)
+        return list(found.values())
 
 
-def rotation_properties(outcome: Outcome) -> dict[str, str | int | float | bool]:
-    """The RegistryKeyRotation event's properties (names chosen not to collide with LogRecord's own)."""
+# --- Event properties: the names the issue fixes, as strings or numbers -------------------------
+
+def rotation_properties(outcome: Outcome) -> dict[str, Property]:
+    """RegistryKeyRotation. ``registry`` is the resource id; the short name goes in ``registryName``
+    because ``name`` would collide with LogRecord.name."""
     d = outcome.to_dict()
     d["registryName"] = d.pop("name")
+    return _properties(d)
+
+
+def alert_properties(alert: ExpiryAlert, report: RunReport) -> dict[str, Property]:
+    d = alert_to_dict(alert)
+    d.update(affectedRegistryCount=len(alert.affected_registries), trigger=report.trigger.value,
+             correlationId=report.correlation_id)
+    return _properties(d)
+
+
+def run_properties(report: RunReport) -> dict[str, Property]:
+    return _properties({
+        "trigger": report.trigger.value, "correlationId": report.correlation_id, "dryRun": report.dry_run,
+        "durationMs": report.duration_ms, **report.counts(), "alerts": len(report.alerts),
+        "problems": len(report.problems), "keyVersionsCreated": len(report.key_versions_created),
+    })
+
+
+def _properties(d: Mapping[str, object]) -> dict[str, Property]:
     return {k: _attr(v) for k, v in d.items()}
 
 
-def _attr(value: object) -> str | int | float | bool:
+def _attr(value: object) -> Property:
+    # Application Insights stores every property as a string; spell booleans as KQL's tobool() reads them.
     if value is None:
         return ""
-    if isinstance(value, str | int | float | bool):
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str | int | float):
         return value
     if isinstance(value, list | tuple):
         return ",".join(str(v) for v in value)
     return str(value)
 
 
-def configure_for_cli() -> bool:
-    """Export to Application Insights from the CLI or demo when a connection string is set.
+# --- Start-up ---------------------------------------------------------------------------------
 
-    Inside the Functions worker, the worker configures Azure Monitor itself; never twice.
+def running_in_functions(env: Mapping[str, str]) -> bool:
+    """The Functions worker configures Azure Monitor itself (PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY)."""
+    return bool(env.get("FUNCTIONS_WORKER_RUNTIME")) or \
+        env.get("PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY", "").lower() == "true"
+
+
+def quiet_azure_loggers() -> None:
+    """At INFO the SDK logs every request, the exporter's own included: exported, logged again, forever."""
+    azure_logger = logging.getLogger("azure")
+    if azure_logger.level == logging.NOTSET:  # an operator's explicit level (e.g. DEBUG) is kept
+        azure_logger.setLevel(logging.WARNING)
+
+
+def configure_for_cli(env: Mapping[str, str] | None = None) -> bool:
+    """Export to Application Insights from the CLI or the demo when a connection string is set.
+
+    Never inside the Functions worker, and never a second time (a configured SDK provider is kept).
     """
-    if not os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or os.environ.get("FUNCTIONS_WORKER_RUNTIME"):
+    env = os.environ if env is None else env
+    if not env.get(CONNECTION_STRING) or running_in_functions(env):
         return False
+    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return False  # someone configured OpenTelemetry already
     from azure.monitor.opentelemetry import configure_azure_monitor
 
-    configure_azure_monitor(logger_name="shared", disable_offline_storage=True)
+    quiet_azure_loggers()
+    logging.getLogger("shared").setLevel(logging.INFO)  # outcome events are INFO records
+    configure_azure_monitor(
+        connection_string=env[CONNECTION_STRING],
+        logger_name="shared",
+        disable_offline_storage=True,  # a short-lived process: nothing would retry a stored batch
+        enable_live_metrics=False,  # nobody watches a one-shot run live
+        enable_performance_counters=False,
+        # Sampling applies to traces only: events must never be dropped with an unsampled trace.
+        enable_trace_based_sampling_for_logs=False,
+    )
     return True
+
+
+def flush(timeout_ms: int = 10_000) -> None:
+    """Send what is batched now (the CLI and demo exit right after; the worker flushes on its own)."""
+    from opentelemetry import _logs
+
+    for provider in (trace.get_tracer_provider(), metrics.get_meter_provider(), _logs.get_logger_provider()):
+        force_flush = getattr(provider, "force_flush", None)
+        if callable(force_flush):
+            force_flush(timeout_ms)
