@@ -25,6 +25,7 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^{_RG}/microsoft\.containerregistry/registries/{_SEG}/operationstatuses/{_SEG}/?$", _I),
      "operation"),
     (re.compile(rf"^{_RG}/microsoft\.keyvault/(vaults|managedhsms)/{_SEG}/?$", _I), "vault"),
+    (re.compile(rf"^/subscriptions/{_SEG}/providers/microsoft\.keyvault/vaults/?$", _I), "vaults_sub"),
     (re.compile(rf"^{_RG}/microsoft\.managedidentity/userassignedidentities/{_SEG}/?$", _I), "identity"),
     (re.compile(r"^(.*)/providers/microsoft\.authorization/roleassignments/([^/]+)/?$", _I), "role_assignment"),
     (re.compile(r"^(.*)/providers/microsoft\.authorization/roleassignments/?$", _I), "role_assignments"),
@@ -114,6 +115,10 @@ def _vault(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro:
     return arm_resources.vault(world, req, str(sub), g[1], g[2], g[3])
 
 
+def _vaults_sub(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: bool) -> Response:
+    return _method_check(req, ("GET",)) or arm_resources.list_vaults(world, req, str(sub))
+
+
 def _identity(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: bool) -> Response:
     return arm_resources.user_identity(world, req, str(sub), g[1], g[2])
 
@@ -128,6 +133,7 @@ def _role_assignments(world: World, req: Request, sub: str | None, g: tuple[str,
 
 _ROUTE_HANDLERS: dict[str, Handler] = {
     "subscriptions": _subs, "subscription": _sub, "regs_sub": _regs_sub, "regs_rg": _regs_rg,
-    "registry": _registry, "operation": _operation, "vault": _vault, "identity": _identity,
+    "registry": _registry, "operation": _operation, "vault": _vault, "vaults_sub": _vaults_sub,
+    "identity": _identity,
     "role_assignment": _role_assignment, "role_assignments": _role_assignments,
 }

@@ -105,6 +105,15 @@ def vault(world: World, req: Request, sub: str, rg: str, kind: str, name: str) -
     return Response(200, arm_body)
 
 
+def list_vaults(world: World, req: Request, sub: str) -> Response:
+    """``vaults.list_by_subscription``: the vaults the caller may read, with their properties."""
+    with world.lock:
+        vaults = [v.arm for v in world.vaults.values()
+                  if v.subscription_id.lower() == sub.lower() and v.arm.get("type") == "Microsoft.KeyVault/vaults"
+                  and world.can(req.principal_id, "arm/read", v.resource_id)]
+    return Response(200, {"value": vaults})
+
+
 # --- user-assigned managed identities ---------------------------------------------------------
 
 IDENTITY_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"

@@ -14,11 +14,14 @@ from typing import Any
 from azure.core.pipeline.transport import RequestsTransport
 from azure.identity import AzureAuthorityHosts, DefaultAzureCredential
 from azure.keyvault.keys import KeyClient
+from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 from requests import Session
 from requests.adapters import HTTPAdapter
 
+from shared.adapters.access import AccessAdapter
 from shared.adapters.keyvault import KeyVaultAdapter
 from shared.adapters.registries import RegistryAdapter
 from shared.engine import OutcomeSink, RotationEngine
@@ -43,8 +46,8 @@ class AzureClients:
         self._credential = credential
         self._lock = threading.Lock()
         self._key_clients: dict[str, KeyClient] = {}
-        self._acr_clients: dict[str, ContainerRegistryManagementClient] = {}
         self._subscription_client: SubscriptionClient | None = None
+        self._per_subscription: dict[tuple[type, str], Any] = {}
         self._session: Session | None = None
 
     def _common(self) -> dict[str, Any]:
@@ -80,13 +83,24 @@ class AzureClients:
         return {"base_url": base, "credential_scopes": [base + "/.default"], **self._common()}
 
     def acr_client(self, subscription_id: str) -> ContainerRegistryManagementClient:
+        client: ContainerRegistryManagementClient = self._arm_client(ContainerRegistryManagementClient, subscription_id)
+        return client
+
+    def _arm_client(self, client_type: type, subscription_id: str) -> Any:
         credential = self.credential
         with self._lock:
-            client = self._acr_clients.get(subscription_id.lower())
-            if client is None:
-                client = ContainerRegistryManagementClient(credential, subscription_id, **self._arm())
-                self._acr_clients[subscription_id.lower()] = client
-            return client
+            key = (client_type, subscription_id.lower())
+            if key not in self._per_subscription:
+                self._per_subscription[key] = client_type(credential, subscription_id, **self._arm())
+            return self._per_subscription[key]
+
+    def vaults_client(self, subscription_id: str) -> KeyVaultManagementClient:
+        client: KeyVaultManagementClient = self._arm_client(KeyVaultManagementClient, subscription_id)
+        return client
+
+    def authorization_client(self, subscription_id: str) -> AuthorizationManagementClient:
+        client: AuthorizationManagementClient = self._arm_client(AuthorizationManagementClient, subscription_id)
+        return client
 
     def subscription_client(self) -> SubscriptionClient:
         credential = self.credential
@@ -110,6 +124,7 @@ def build_engine(env: Mapping[str, str] | None = None, credential: Any = None,
         RegistryAdapter(clients.subscription_client, clients.acr_client, settings.endpoints.key_vault_suffixes),
         settings,
         sink=sink,
+        access=AccessAdapter(clients.vaults_client, clients.authorization_client),
     )
 
 

@@ -20,16 +20,17 @@ from typing import Any
 from opentelemetry import trace
 
 from shared.armids import RegistryRef
+from shared.diagnosis import problems_of
 from shared.errors import PermanentError, RotationError
 from shared.events import KeyEvent
 from shared.keyids import KeyRef
 from shared.locks import PROCESS_LOCKS, KeyedLocks
 from shared.manual import ManualRequest
-from shared.model import KeyObservation, Registry
+from shared.model import KeyObservation, Registry, VaultAccess
 from shared.observe import observe_key
 from shared.outcomes import KeyVersionCreated, Outcome, RunProblem, RunReport
 from shared.planner import Action, Decision, ManualTarget, expiry_alerts, plan, plan_registry, version_needing_successor
-from shared.ports import KeyVaultPort, RegistryPort
+from shared.ports import AccessPort, KeyVaultPort, RegistryPort
 from shared.reasons import Reason, Result, Trigger
 from shared.settings import Settings
 
@@ -66,8 +67,10 @@ class _Scope:
 
 class RotationEngine:
     def __init__(self, keyvault: KeyVaultPort, registries: RegistryPort, settings: Settings,
-                 clock: Clock = utc_now, sink: OutcomeSink | None = None, locks: KeyedLocks = PROCESS_LOCKS) -> None:
+                 clock: Clock = utc_now, sink: OutcomeSink | None = None, locks: KeyedLocks = PROCESS_LOCKS,
+                 access: AccessPort | None = None) -> None:
         self.keyvault = keyvault
+        self.access = access
         self.registries = registries
         self.settings = settings
         self.clock = clock
@@ -82,7 +85,8 @@ class RotationEngine:
                          budget_s=self.settings.event_budget_s, extra_alert_versions=extra)
 
     def sweep(self, dry_run: bool = False, correlation_id: str | None = None) -> RunReport:
-        return self._run(Trigger.SWEEP, correlation_id or _run_id(), self.settings.dry_run or dry_run, _Scope())
+        return self._run(Trigger.SWEEP, correlation_id or _run_id(), self.settings.dry_run or dry_run, _Scope(),
+                         diagnose=True)
 
     def run_manual(self, request: ManualRequest, correlation_id: str | None = None) -> RunReport:
         targets = {}
@@ -98,22 +102,61 @@ class RotationEngine:
         registries = self._discover(_Scope(key=key), problems)
         return registries, self._observe_keys(registries, self.clock()), problems
 
+    def diagnose(self, registries: list[Registry], keys: dict[KeyRef, KeyObservation]) -> dict[str, list[str]]:
+        """Problems per registry. Access reads are cached per vault and identity, and best-effort."""
+        now = self.clock()
+        vaults, roles = self._access_reads(registries) if self.access is not None else ({}, {})
+        found = {}
+        for r in registries:
+            key = keys.get(r.key_id.key) if r.key_id else None
+            vault = vaults.get(r.key_id.key.vault_name) if r.key_id else None
+            principal = r.encryption_principal_id
+            held = roles.get((principal or "", vault.id.lower(), r.key_id.key.name)) if vault and r.key_id else None
+            found[r.id] = problems_of(r, key, now, self.settings.near_expiry_days, vault, held,
+                                      access_checked=self.access is not None)
+        return found
+
+    def _access_reads(self, registries: list[Registry]) -> tuple[dict[str, VaultAccess],
+                                                                 dict[tuple[str, str, str], frozenset[str] | None]]:
+        assert self.access is not None
+        subscriptions = {s.lower() for s in self.settings.subscription_ids} | {r.subscription_id for r in registries}
+        vaults: dict[str, VaultAccess] = {}
+        for subscription_id in sorted(subscriptions):
+            try:
+                vaults.update({v.name: v for v in self.access.list_vaults(subscription_id)})
+            except RotationError as exc:
+                log.info("diagnosis: vaults of %s not readable: %s", subscription_id, exc.message)
+        roles: dict[tuple[str, str, str], frozenset[str] | None] = {}
+        for r in registries:
+            vault = vaults.get(r.key_id.key.vault_name) if r.key_id else None
+            principal = r.encryption_principal_id
+            if vault is None or not vault.rbac or principal is None or r.key_id is None:
+                continue
+            cache_key = (principal, vault.id.lower(), r.key_id.key.name)
+            if cache_key not in roles:
+                try:
+                    roles[cache_key] = self.access.role_ids(principal, vault.id, r.key_id.key.name)
+                except RotationError as exc:
+                    log.info("diagnosis: role assignments on %s not readable: %s", vault.id, exc.message)
+                    roles[cache_key] = None
+        return vaults, roles
+
     # --- One run -------------------------------------------------------------------------------
 
     def _run(self, trigger: Trigger, correlation_id: str, dry_run: bool, scope: _Scope,
              budget_s: float | None = None, targets: dict[str, ManualTarget] | None = None,
-             extra_alert_versions: Iterable[tuple[KeyRef, str]] = ()) -> RunReport:
+             extra_alert_versions: Iterable[tuple[KeyRef, str]] = (), diagnose: bool = False) -> RunReport:
         with tracer.start_as_current_span(f"rotation.{trigger.value}", attributes={
                 "rotation.trigger": trigger.value, "rotation.correlation_id": correlation_id,
                 "rotation.dry_run": dry_run}) as span:
             report = self._run_traced(trigger, correlation_id, dry_run, scope, budget_s, targets,
-                                      extra_alert_versions)
+                                      extra_alert_versions, diagnose)
             span.set_attributes({f"rotation.count.{k}": v for k, v in report.counts().items()})
             return report
 
     def _run_traced(self, trigger: Trigger, correlation_id: str, dry_run: bool, scope: _Scope,
                     budget_s: float | None, targets: dict[str, ManualTarget] | None,
-                    extra_alert_versions: Iterable[tuple[KeyRef, str]]) -> RunReport:
+                    extra_alert_versions: Iterable[tuple[KeyRef, str]], diagnose: bool) -> RunReport:
         started = time.monotonic()
         report = RunReport(trigger, correlation_id, dry_run, self.clock())
         registries = self._discover(scope, report.problems)
@@ -121,6 +164,8 @@ class RotationEngine:
         if self.settings.auto_rotate_keys:
             keys = self._create_successor_versions(registries, keys, dry_run, report)
         now = self.clock()
+        if diagnose:  # as found, before acting
+            report.diagnosis = self.diagnose(registries, keys)
         decisions = plan(registries, keys, now, targets)
         start_by = now + timedelta(seconds=budget_s) if budget_s is not None else None
         for outcome in self._apply(decisions, keys, report, start_by, targets or {}):

@@ -74,6 +74,8 @@ class Registry:
     encryption_identity: str  # clientId or "system"
     identity_client_ids: tuple[str, ...] = ()  # client ids of the registry's user-assigned identities
     has_system_identity: bool = False
+    identity_principals: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # client -> object id
+    system_principal_id: str | None = None
     last_key_rotation: datetime | None = None
 
     @property
@@ -98,7 +100,24 @@ class Registry:
         return self.provisioning_state.lower() in BUSY_STATES
 
     @property
+    def encryption_principal_id(self) -> str | None:
+        """Object id of the identity that unwraps the key, when ARM says which it is."""
+        if self.encryption_identity.lower() == "system":
+            return self.system_principal_id
+        return self.identity_principals.get(self.encryption_identity.lower())
+
+    @property
     def identity_present(self) -> bool:
         if self.encryption_identity.lower() == "system":
             return self.has_system_identity
         return self.encryption_identity.lower() in {c.lower() for c in self.identity_client_ids}
+
+
+@dataclass(frozen=True)
+class VaultAccess:
+    """How a vault authorizes data-plane access: Azure RBAC, or access policies (object id -> key permissions)."""
+
+    id: str
+    name: str
+    rbac: bool
+    policies: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))

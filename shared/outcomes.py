@@ -95,6 +95,7 @@ class RunReport:
     key_versions_created: list[KeyVersionCreated] = field(default_factory=list)
     problems: list[RunProblem] = field(default_factory=list)
     ignored: str = ""  # why the trigger was ignored, if it was
+    diagnosis: dict[str, list[str]] = field(default_factory=dict)  # problems found per registry id (sweeps)
     duration_ms: int = 0
 
     @property
@@ -126,5 +127,6 @@ class RunReport:
                 for p in self.problems
             ],
             "ignored": self.ignored,
+            "problemsFound": {registry: found for registry, found in self.diagnosis.items() if found},
             "durationMs": self.duration_ms,
         }

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from shared.armids import RegistryRef
 from shared.keyids import KeyRef
-from shared.model import KeyDetails, KeyVersion, Registry
+from shared.model import KeyDetails, KeyVersion, Registry, VaultAccess
 
 
 class KeyVaultPort(Protocol):
@@ -45,4 +45,14 @@ class RegistryPort(Protocol):
 
     def update_key(self, registry: Registry, key_uri: str, poll_interval_s: float) -> None:
         """PATCH only ``properties.encryption`` (same identity) and wait for the long-running operation."""
+        ...
+
+
+class AccessPort(Protocol):
+    """Best-effort reads for diagnosis only; never on the path of a rotation."""
+
+    def list_vaults(self, subscription_id: str) -> list[VaultAccess]:
+        ...
+
+    def role_ids(self, principal_id: str, vault_id: str, key_name: str) -> frozenset[str]:
         ...

@@ -48,7 +48,8 @@ def registry_problems(registry: Registry, key: KeyObservation | None, now: datet
 
 
 def build_status(registries: Iterable[Registry], keys: dict[KeyRef, KeyObservation], now: datetime,
-                 near_expiry_days: int) -> dict[str, Any]:
+                 near_expiry_days: int, problems: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """``problems``: per registry id, when a fuller diagnosis was made (see diagnosis.py)."""
     rows = []
     used: dict[KeyRef, set[str]] = {}
     for r in registries:
@@ -72,7 +73,8 @@ def build_status(registries: Iterable[Registry], keys: dict[KeyRef, KeyObservati
             "newestUsableVersion": newest.version if newest else None,
             "expiresOn": in_use.expires_on.isoformat() if in_use and in_use.expires_on else None,
             "daysUntilExpiry": days_left,
-            "problems": registry_problems(r, key, now, near_expiry_days),
+            "problems": problems[r.id] if problems is not None and r.id in problems
+            else registry_problems(r, key, now, near_expiry_days),
         })
     key_rows = []
     for ref, observation in sorted(keys.items(), key=lambda kv: str(kv[0])):

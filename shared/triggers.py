@@ -95,7 +95,8 @@ def status(engine_factory: EngineFactory = _default_engine) -> tuple[int, dict[s
     try:
         engine = engine_factory()
         registries, keys, problems = engine.observe()
-        report = build_status(registries, keys, engine.clock(), engine.settings.near_expiry_days)
+        report = build_status(registries, keys, engine.clock(), engine.settings.near_expiry_days,
+                              engine.diagnose(registries, keys))
         report["problems"] = [{"scope": p.scope, "reason": p.reason.value, "detail": p.detail} for p in problems]
         return 200, report
     except ConfigurationError as exc:

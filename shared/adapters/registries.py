@@ -106,8 +106,10 @@ def to_registry(data: dict[str, Any], suffixes: tuple[str, ...]) -> Registry | N
         return None
     ref = parse_registry_id(data["id"])
     identity = data.get("identity") or {}
-    client_ids = tuple(str(v.get("clientId", "")) for v in (identity.get("userAssignedIdentities") or {}).values()
-                       if isinstance(v, dict))
+    assigned = [v for v in (identity.get("userAssignedIdentities") or {}).values() if isinstance(v, dict)]
+    client_ids = tuple(str(v.get("clientId", "")) for v in assigned)
+    principals = {str(v.get("clientId", "")).lower(): str(v.get("principalId", "")) for v in assigned
+                  if v.get("clientId") and v.get("principalId")}
     return Registry(
         id=ref.id,
         name=data.get("name") or ref.name,
@@ -123,5 +125,7 @@ def to_registry(data: dict[str, Any], suffixes: tuple[str, ...]) -> Registry | N
         encryption_identity=str(vault_properties.get("identity") or ""),
         identity_client_ids=client_ids,
         has_system_identity="systemassigned" in str(identity.get("type", "")).lower(),
+        identity_principals=principals,
+        system_principal_id=identity.get("principalId"),
         last_key_rotation=None,
     )

@@ -190,3 +190,40 @@ def test_cli_status_and_dry_run_against_the_stand_in(az, estate, app_env) -> Non
     bad = subprocess.run([sys.executable, "-m", "shared", "rotate", "--key", "https://evil.example.com/keys/k"],
                          env=app_env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and json.loads(bad.stdout)["error"]["field"] == "key"
+
+
+def status_problems(engine) -> dict[str, list[str]]:
+    from shared.status import build_status
+
+    registries, keys, _ = engine.observe()
+    report = build_status(registries, keys, engine.clock(), 30, engine.diagnose(registries, keys))
+    return {r["name"]: r["problems"] for r in report["registries"]}
+
+
+def test_the_sweep_finds_an_identity_that_lost_access_to_its_key(az, estate, engine) -> None:
+    assert status_problems(engine)["acrpinned"] == []
+    authorization = AuthorizationManagementClient(az.admin_credential, estate.subscription_id,
+                                                  **seed.client_options(az))
+    authorization.role_assignments.delete_by_id(estate.key_access_assignment_id)
+    problems = status_problems(engine)
+    assert all("IDENTITY_WITHOUT_KEY_ACCESS" in problems[name] for name in problems)
+    report = engine.sweep(dry_run=True)
+    assert "IDENTITY_WITHOUT_KEY_ACCESS" in report.to_dict()["problemsFound"][estate.registries["acrpinned"]]
+
+
+def test_diagnosis_that_cannot_read_reports_unknown_and_never_blocks_a_rotation(az, estate, engine) -> None:
+    az.inject_fault(method="GET", path_contains="/providers/Microsoft.KeyVault/vaults", status=403, times=100)
+    new = seed.create_key(az, estate.vault_url, estate.key_name)
+    report = engine.sweep()
+    assert by_name(report)["acrpinned"].to_version == new.properties.version
+    assert by_name(report)["acrpinned"].result == Result.ROTATED
+    assert "KEY_ACCESS_UNKNOWN" in report.diagnosis[estate.registries["acrpinned"]]
+
+
+def test_diagnosis_reads_are_cached_per_vault_and_identity(az, estate, engine) -> None:
+    before = len(az.requests)
+    status_problems(engine)
+    reads = [r["path"] for r in az.requests[before:]]
+    # Vaults are listed once in each subscription that holds registries (or is configured as in scope).
+    assert sum(p.endswith("/providers/Microsoft.KeyVault/vaults") for p in reads) == 1
+    assert sum("roleAssignments" in p for p in reads) == 1  # three registries, one identity, one vault

@@ -1,0 +1,59 @@
+"""Best-effort reads for diagnosis: how each vault authorizes, and which roles an identity holds on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from azure.core.exceptions import AzureError
+from azure.mgmt.authorization import AuthorizationManagementClient
+from azure.mgmt.keyvault import KeyVaultManagementClient
+
+from shared.adapters.errors import translate
+from shared.errors import RotationError
+from shared.model import VaultAccess
+from shared.reasons import Reason
+
+
+def _error(exc: Exception, what: str) -> RotationError:
+    return translate(exc, what=what, forbidden=Reason.FORBIDDEN, not_found=Reason.KEY_NOT_FOUND)
+
+
+class AccessAdapter:
+    def __init__(self, vaults_for: Callable[[str], KeyVaultManagementClient],
+                 authorization_for: Callable[[str], AuthorizationManagementClient]) -> None:
+        self._vaults_for = vaults_for
+        self._authorization_for = authorization_for
+
+    def list_vaults(self, subscription_id: str) -> list[VaultAccess]:
+        try:
+            vaults = list(self._vaults_for(subscription_id).vaults.list_by_subscription())
+        except AzureError as exc:
+            raise _error(exc, f"listing vaults in subscription {subscription_id}") from None
+        found = []
+        for vault in vaults:
+            props = vault.properties
+            policies = {
+                str(p.object_id).lower(): frozenset(str(getattr(k, "value", k)).lower()
+                                                     for k in (p.permissions.keys_property or ()))
+                for p in (props.access_policies or ()) if p.object_id and p.permissions is not None
+            }
+            found.append(VaultAccess(str(vault.id), str(vault.name).lower(),
+                                     bool(props.enable_rbac_authorization), policies))
+        return found
+
+    def role_ids(self, principal_id: str, vault_id: str, key_name: str) -> frozenset[str]:
+        """Role definition ids the principal holds on the vault (at or above it) or on this key."""
+        subscription_id = vault_id.split("/")[2]
+        key_scope = f"{vault_id}/keys/{key_name}".lower()
+        vault_scope = vault_id.lower() + "/"
+        try:
+            assignments = list(self._authorization_for(subscription_id).role_assignments.list_for_scope(
+                vault_id, filter=f"principalId eq '{principal_id}'"))
+        except AzureError as exc:
+            raise _error(exc, f"reading role assignments on {vault_id}") from None
+        roles = set()
+        for assignment in assignments:
+            scope = str(assignment.scope or "").lower().rstrip("/")
+            if vault_scope.startswith(scope + "/") or scope == key_scope:
+                roles.add(str(assignment.role_definition_id or "").rsplit("/", 1)[-1].lower())
+        return frozenset(roles)

@@ -1,0 +1,65 @@
+"""Problems found about registries, as constants. Pure: built from what observation and access reads found.
+
+Access is judged from the vault's own configuration (RBAC role assignments or access policies) for the
+identity that unwraps the registry's key. It is best-effort: what could not be read is reported as
+unknown, and nothing here ever blocks a rotation (ACR itself judges access when it is asked to switch).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from shared.model import KeyObservation, Registry, VaultAccess
+from shared.status import registry_problems
+
+# Built-in roles that allow wrapKey and unwrapKey on a vault's keys.
+WRAP_ROLE_IDS = frozenset({
+    "00482a5a-887f-4fb3-b363-3b7fe8e74483",  # Key Vault Administrator
+    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",  # Key Vault Crypto Officer
+    "12338af0-0e69-4776-bea7-57ae8d297424",  # Key Vault Crypto User
+    "e147488a-f6f5-4113-8e2d-b22465e65bf6",  # Key Vault Crypto Service Encryption User
+})
+# Access-policy key permissions ACR needs.
+POLICY_PERMISSIONS = frozenset({"get", "wrapkey", "unwrapkey"})
+
+KEY_TYPE_UNSUPPORTED = "KEY_TYPE_UNSUPPORTED"
+IDENTITY_WITHOUT_KEY_ACCESS = "IDENTITY_WITHOUT_KEY_ACCESS"
+KEY_ACCESS_UNKNOWN = "KEY_ACCESS_UNKNOWN"
+
+
+def key_type_problem(key: KeyObservation | None) -> str | None:
+    """The key's current version is not RSA (an EC key cannot encrypt a registry)."""
+    if key is None or key.current_version is None:
+        return None
+    details = key.details.get(key.current_version)
+    if details is not None and details.key_type not in ("RSA", "RSA-HSM"):
+        return KEY_TYPE_UNSUPPORTED
+    return None
+
+
+def access_problem(registry: Registry, vault: VaultAccess | None, roles: frozenset[str] | None) -> str | None:
+    """None when the identity can wrap and unwrap, or when there is nothing to judge (Managed HSM uses its
+    own local RBAC, which ARM does not show)."""
+    if registry.key_id is None or ".managedhsm." in registry.key_id.key.host:
+        return None
+    principal = registry.encryption_principal_id
+    if principal is None:
+        return None  # IDENTITY_MISSING is reported from the registry alone
+    if vault is None:
+        return KEY_ACCESS_UNKNOWN
+    if not vault.rbac:
+        granted = vault.policies.get(principal.lower(), frozenset())
+        return None if granted >= POLICY_PERMISSIONS else IDENTITY_WITHOUT_KEY_ACCESS
+    if roles is None:
+        return KEY_ACCESS_UNKNOWN
+    return None if roles & WRAP_ROLE_IDS else IDENTITY_WITHOUT_KEY_ACCESS
+
+
+def problems_of(registry: Registry, key: KeyObservation | None, now: datetime, near_expiry_days: int,
+                vault: VaultAccess | None = None, roles: frozenset[str] | None = None,
+                access_checked: bool = False) -> list[str]:
+    problems = registry_problems(registry, key, now, near_expiry_days)
+    extra = [key_type_problem(key)]
+    if access_checked:
+        extra.append(access_problem(registry, vault, roles))
+    return problems + [p for p in extra if p is not None and p not in problems]
