@@ -1,0 +1,146 @@
+// Alert rules and where they go. The four log alerts run the telemetry queries in infra/kql/ verbatim
+// (loadTextContent: one copy of each query, shared with the workbook and docs/telemetry.md); any row fires.
+// Dead-lettered Key Vault events are a metric alert on each system topic.
+param location string = resourceGroup().location
+param tags object = {}
+param applicationInsightsId string
+param actionGroupName string
+@description('Email addresses to notify.')
+param alertEmails array = []
+@description('Webhook called with the common alert schema; empty: none.')
+@secure()
+param alertWebhookUri string = ''
+@description('System topic resource ids (main.bicep computes them before deployment).')
+param systemTopicIds array = []
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
+  name: actionGroupName
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: 'acr-cmk'
+    enabled: true
+    emailReceivers: [for (address, i) in alertEmails: {
+      name: 'email-${i}'
+      emailAddress: address
+      useCommonAlertSchema: true
+    }]
+    webhookReceivers: empty(alertWebhookUri) ? [] : [
+      {
+        name: 'webhook'
+        serviceUri: alertWebhookUri
+        useCommonAlertSchema: true
+      }
+    ]
+  }
+}
+
+// One rule per query; severity 0 = critical ... 4 = verbose.
+var logAlerts = [
+  {
+    name: 'failed-rotations'
+    displayName: 'ACR CMK: a registry rotation failed'
+    description: 'A registry could not be moved to the newest usable key version (outcome failed). See the reason.'
+    query: loadTextContent('../kql/failed-rotations.kql')
+    severity: 1
+    frequency: 'PT15M'
+    window: 'PT1H'
+  }
+  {
+    name: 'keys-expiring'
+    displayName: 'ACR CMK: a key version in use expires soon'
+    description: 'A key version a registry uses expires within ROTATION_NEAR_EXPIRY_DAYS and no newer usable version exists.'
+    query: loadTextContent('../kql/keys-expiring.kql')
+    severity: 2
+    frequency: 'PT1H'
+    window: 'PT6H'
+  }
+  {
+    name: 'expired-keys-in-use'
+    displayName: 'ACR CMK: an expired key version is in use'
+    description: 'A registry is encrypted with an expired key version. Expired still unwraps; disabled or deleted would take the registry offline.'
+    query: loadTextContent('../kql/expired-keys-in-use.kql')
+    severity: 1
+    frequency: 'PT1H'
+    window: 'PT6H'
+  }
+  {
+    name: 'registries-lagging'
+    displayName: 'ACR CMK: a registry lags the newest key version'
+    description: 'A pinned registry is not on the newest usable key version after a sweep.'
+    query: loadTextContent('../kql/registries-lagging.kql')
+    severity: 2
+    frequency: 'PT1H'
+    window: 'PT6H'
+  }
+]
+
+resource queryRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for a in logAlerts: {
+  name: 'cmk-${a.name}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: a.displayName
+    description: a.description
+    severity: a.severity
+    enabled: true
+    scopes: [applicationInsightsId]
+    evaluationFrequency: a.frequency
+    windowSize: a.window
+    criteria: {
+      allOf: [
+        {
+          query: a.query
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: [actionGroup.id]
+    }
+  }
+}]
+
+resource deadLettered 'Microsoft.Insights/metricAlerts@2018-03-01' = [for (topicId, i) in systemTopicIds: {
+  name: 'cmk-dead-lettered-${last(split(topicId, '/'))}'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'Key Vault events for on_key_event were dead-lettered (storage container eventgrid-deadletter). The hourly sweep still converges; find out why delivery failed.'
+    severity: 2
+    enabled: true
+    scopes: [topicId]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'DeadLettered'
+          metricNamespace: 'Microsoft.EventGrid/systemTopics'
+          metricName: 'DeadLetteredCount'
+          timeAggregation: 'Total'
+          operator: 'GreaterThan'
+          threshold: 0
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: [
+      {
+        actionGroupId: actionGroup.id
+      }
+    ]
+  }
+}]
+
+output actionGroupId string = actionGroup.id

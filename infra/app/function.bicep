@@ -1,0 +1,104 @@
+// Flex Consumption plan and the Python 3.11 function app: user-assigned identity everywhere, no keys or secrets
+// in settings (identity-based AzureWebJobsStorage, Entra ingestion to Application Insights).
+param name string
+param planName string
+param location string = resourceGroup().location
+param tags object = {}
+param identityId string
+param identityClientId string
+param storageAccountName string
+param deploymentContainerName string
+param applicationInsightsName string
+param virtualNetworkSubnetId string = ''
+param maximumInstanceCount int = 40
+param instanceMemoryMB int = 2048
+@description('The engine\'s settings (ROTATION_*, AZURE_CLOUD), merged with the host settings below.')
+param appSettings object
+
+@description('Service name in azure.yaml: azd finds the app to deploy to by this tag.')
+param serviceName string = 'rotation'
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true // Linux
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': serviceName })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false // rotate and status use function keys; Event Grid uses the system key
+    virtualNetworkSubnetId: !empty(virtualNetworkSubnetId) ? virtualNetworkSubnetId : null
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+
+  // Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION: the runtime is above.
+  resource settings 'config' = {
+    name: 'appsettings'
+    properties: union(appSettings, {
+      AzureWebJobsStorage__credential: 'managedidentity'
+      AzureWebJobsStorage__clientId: identityClientId
+      AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+      AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
+      APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identityClientId}'
+      PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true' // the worker configures Azure Monitor (host.json: OpenTelemetry)
+      AZURE_CLIENT_ID: identityClientId // DefaultAzureCredential picks the user-assigned identity
+    })
+  }
+}
+
+output id string = functionApp.id
+output name string = functionApp.name
+output defaultHostName string = functionApp.properties.defaultHostName

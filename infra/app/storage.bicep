@@ -1,0 +1,61 @@
+// The Functions host's own storage: deployment package, timer leases, and the Event Grid dead-letter container.
+// Shared keys are off: the host, the deployment and Event Grid all use Entra identities.
+param name string
+param location string = resourceGroup().location
+param tags object = {}
+param containerNames array
+param vnetEnabled bool = false
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    allowCrossTenantReplication: false
+    isLocalUserEnabled: false
+    isSftpEnabled: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    dnsEndpointType: 'Standard'
+    publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'
+    networkAcls: {
+      defaultAction: vnetEnabled ? 'Deny' : 'Allow'
+      bypass: 'AzureServices' // Event Grid dead-letters with its managed identity as a trusted service
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    deleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+    containerDeleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+  }
+}
+
+resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [for c in containerNames: {
+  parent: blobService
+  name: c
+  properties: {
+    publicAccess: 'None'
+  }
+}]
+
+output id string = storage.id
+output name string = storage.name
+output blobEndpoint string = storage.properties.primaryEndpoints.blob
