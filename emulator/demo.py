@@ -3,6 +3,8 @@
 A vault with an RSA key and three Premium registries (pinned, versionless, pinned but opted out);
 a new key version; the Key Vault event delivered to ``on_key_event`` through the Functions webhook
 protocol; the pinned registry moved and verified, the others untouched; then a near-expiry alert.
+Azure Monitor is configured against the stand-in's ingestion endpoint, as the CLI does with a
+connection string; the demo shows what Application Insights received and writes out/status.html.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import json
 import logging
 import os
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import azure.functions as func
@@ -21,7 +25,11 @@ from emulator import seed
 from emulator.functions_host import FunctionsHost, user_functions
 from emulator.scenario import RESOURCE_GROUP, Estate, seed_estate
 from emulator.standin import AzureStandIn
+from shared import telemetry
 from shared.render import table
+from shared.status_html import render_status_html
+
+STATUS_PAGE = Path("out/status.html")
 
 
 class Recorder(logging.Handler):
@@ -58,6 +66,20 @@ def encryption_table(az: AzureStandIn, estate: Estate) -> str:
                         ("KEY IDENTIFIER", "keyIdentifier"), ("VERSION IN USE", "in use")])
 
 
+def print_telemetry(envelopes: list[dict[str, Any]]) -> None:
+    """Envelopes by kind: custom events by name, dependencies (the SDK's HTTP calls), metrics by name."""
+    events = Counter(e["data"]["baseData"]["name"] for e in envelopes if e["data"]["baseType"] == "EventData")
+    print("   custom events: " + (", ".join(f"{n} {c}" for n, c in sorted(events.items())) or "none"))
+    deps = [e for e in envelopes if e["data"]["baseType"] == "RemoteDependencyData"]
+    http = [e for e in deps if e["data"]["baseData"].get("type") == "HTTP"]
+    operations = {e["tags"].get("ai.operation.id") for e in deps}
+    print(f"   dependencies: {len(http)} Azure SDK HTTP calls and {len(deps) - len(http)} other spans (runs, "
+          f"registry updates, SDK operations) in {len(operations)} operations")
+    names = sorted({m["name"] for e in envelopes if e["data"]["baseType"] == "MetricData"
+                    for m in e["data"]["baseData"]["metrics"] if m["name"].startswith("cmk_")})
+    print("   metrics: " + (", ".join(names) or "none"))
+
+
 def step(text: str) -> None:
     print(f"\n== {text}")
 
@@ -72,6 +94,8 @@ def main() -> None:
     with AzureStandIn() as az:
         os.environ.update(az.env)
         os.environ.update({"ROTATION_POLL_INTERVAL_SECONDS": "0.05", "ROTATION_SWEEP_SCHEDULE": "0 0 * * * *"})
+        os.environ.setdefault("OTEL_TRACES_SAMPLER", "always_on")  # a short demo: show every trace
+        exporting = telemetry.configure_for_cli()  # APPLICATIONINSIGHTS_CONNECTION_STRING points at the stand-in
         step("A local Azure stand-in: one vault, one RSA key, three Premium registries (seeded through the SDKs)")
         estate = seed_estate(az)
         print(encryption_table(az, estate))
@@ -120,6 +144,14 @@ def main() -> None:
             print(table(status["registries"], [("REGISTRY", "name"), ("MODE", "mode"), ("IN USE", "versionInUse"),
                                                ("NEWEST USABLE", "newestUsableVersion"),
                                                ("DAYS LEFT", "daysUntilExpiry"), ("PROBLEMS", "problems")]))
+
+        step("What Application Insights received, and a picture of the estate")
+        if exporting:
+            telemetry.shutdown()  # flushes; the stand-in's ingestion endpoint is gone after this block
+        print_telemetry(az.telemetry)
+        STATUS_PAGE.parent.mkdir(parents=True, exist_ok=True)
+        STATUS_PAGE.write_text(render_status_html(status), encoding="utf-8")
+        print(f"   wrote {STATUS_PAGE} (inventory and key expiry timeline; open it in a browser)")
         egress = ", ".join(az.unexpected_egress) or "none"
     print(f"\nDone in {time.monotonic() - started:.1f} s. Unexpected egress: {egress}.")
 

@@ -202,9 +202,21 @@ def configure_for_cli(env: Mapping[str, str] | None = None) -> bool:
 
 def flush(timeout_ms: int = 10_000) -> None:
     """Send what is batched now (the CLI and demo exit right after; the worker flushes on its own)."""
-    from opentelemetry import _logs
-
-    for provider in (trace.get_tracer_provider(), metrics.get_meter_provider(), _logs.get_logger_provider()):
+    for provider in _providers():
         force_flush = getattr(provider, "force_flush", None)
         if callable(force_flush):
             force_flush(timeout_ms)
+
+
+def shutdown() -> None:
+    """Flush and stop exporting now rather than at interpreter exit (the demo's endpoint goes away first)."""
+    for provider in _providers():
+        stop = getattr(provider, "shutdown", None)
+        if callable(stop):
+            stop()
+
+
+def _providers() -> tuple[object, ...]:
+    from opentelemetry import _logs
+
+    return trace.get_tracer_provider(), metrics.get_meter_provider(), _logs.get_logger_provider()
