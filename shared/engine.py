@@ -277,9 +277,34 @@ class RotationEngine:
                 outcomes[index] = self._outcome(decision, Result.PLANNED, report)
             else:
                 jobs[index] = decision
+        canaries = {i: d for i, d in jobs.items() if d.registry.canary}
+        if canaries:  # staged rollout: canaries move and verify first, per key
+            outcomes.update(self._apply_concurrently(canaries, keys, report, start_by, targets))
+            held = self._hold_after_failed_canaries(jobs, canaries, outcomes, report)
+            outcomes.update(held)
+            jobs = {i: d for i, d in jobs.items() if i not in canaries and i not in held}
         if jobs:
             outcomes.update(self._apply_concurrently(jobs, keys, report, start_by, targets))
         return [outcomes[i] for i in range(len(decisions))]
+
+    def _hold_after_failed_canaries(self, jobs: dict[int, Decision], canaries: dict[int, Decision],
+                                    outcomes: dict[int, Outcome], report: RunReport) -> dict[int, Outcome]:
+        failed: dict[KeyRef, Outcome] = {}
+        for index, decision in canaries.items():
+            outcome = outcomes[index]
+            if decision.registry.key_id and (outcome.result == Result.FAILED or outcome.reason == Reason.DEFERRED):
+                failed.setdefault(decision.registry.key_id.key, outcome)
+        for key, canary in failed.items():
+            report.problems.append(RunProblem(str(key), Reason.CANARY_FAILED, canary.transient,
+                                              f"canary {canary.registry} failed ({canary.reason.value}): "
+                                              "the other registries on this key were held back"))
+        return {
+            index: self._outcome(decision, Result.SKIPPED, report, reason=Reason.CANARY_FAILED,
+                                 transient=failed[decision.registry.key_id.key].transient,
+                                 detail=f"canary {failed[decision.registry.key_id.key].registry} failed")
+            for index, decision in jobs.items()
+            if index not in canaries and decision.registry.key_id and decision.registry.key_id.key in failed
+        }
 
     def _apply_concurrently(self, jobs: dict[int, Decision], keys: dict[KeyRef, KeyObservation],
                             report: RunReport, start_by: datetime | None,

@@ -12,6 +12,7 @@ from shared.reasons import Reason
 
 OPT_OUT_TAG = "cmk-rotation"
 OPT_OUT_VALUES = frozenset({"off", "false", "disabled"})
+CANARY_VALUE = "canary"  # cmk-rotation: canary moves first; if it fails, the others on its key wait
 BUSY_STATES = frozenset({"updating", "creating", "deleting"})
 RSA_KEY_TYPES = frozenset({"RSA", "RSA-HSM"})
 REQUIRED_KEY_OPS = frozenset({"wrapKey", "unwrapKey"})
@@ -94,6 +95,11 @@ class Registry:
             if tag.strip().lower() == OPT_OUT_TAG and str(value).strip().lower() in OPT_OUT_VALUES:
                 return True
         return False
+
+    @property
+    def canary(self) -> bool:
+        return any(tag.strip().lower() == OPT_OUT_TAG and str(value).strip().lower() == CANARY_VALUE
+                   for tag, value in self.tags.items())
 
     @property
     def busy(self) -> bool:

@@ -38,6 +38,7 @@ class Reason(StrEnum):
     NEWER_VERSION_AVAILABLE = "NEWER_VERSION_AVAILABLE"  # move to the newest usable version
     # Outcomes of applying.
     DEFERRED = "DEFERRED"  # out of time budget; left to redelivery or the next sweep
+    CANARY_FAILED = "CANARY_FAILED"  # a canary on the same key failed this run: held back, not attempted
     REGISTRY_NOT_FOUND = "REGISTRY_NOT_FOUND"  # deleted before we got to it
     FORBIDDEN = "FORBIDDEN"  # ARM refused our identity
     UPDATE_REJECTED = "UPDATE_REJECTED"  # ACR refused the update (e.g. its identity cannot use the key)

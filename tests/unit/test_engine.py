@@ -195,3 +195,30 @@ def test_a_registry_deleted_between_listing_and_update_fails_alone() -> None:
     report = engine.sweep()
     by_name = {o.registry: o for o in report.outcomes}
     assert by_name["gone1"].reason == Reason.REGISTRY_NOT_FOUND and by_name["fine1"].result == Result.ROTATED
+
+
+def test_canaries_move_first_and_the_rest_follow_when_they_succeed() -> None:
+    engine, _, arm = setup()
+    arm.add(registry("reg1", version="v1"), registry("canary1", version="v1", tags={"cmk-rotation": "canary"}),
+            registry("reg2", version="v1"))
+    report = engine.sweep()
+    assert arm.patches[0][0].endswith("/canary1")
+    assert {o.registry: o.result for o in report.outcomes} == {
+        "canary1": Result.ROTATED, "reg1": Result.ROTATED, "reg2": Result.ROTATED}
+
+
+def test_a_failed_canary_holds_back_the_other_registries_on_its_key_and_is_reported() -> None:
+    engine, kv, arm = setup()
+    other_key = KEY.__class__("kv-other.vault.azure.net", "other")
+    kv.add(other_key, version("o1", 30))
+    kv.add(other_key, version("o2", 1))
+    arm.add(registry("reg1", version="v1"), registry("canary1", version="v1", tags={"cmk-rotation": "canary"}),
+            registry("elsewhere1", version="o1", key=other_key))
+    arm.update_errors[registry("canary1").id.lower()] = PermanentError(Reason.UPDATE_REJECTED, "400")
+    report = engine.sweep()
+    by_name = {o.registry: o for o in report.outcomes}
+    assert (by_name["canary1"].result, by_name["canary1"].reason) == (Result.FAILED, Reason.UPDATE_REJECTED)
+    assert (by_name["reg1"].result, by_name["reg1"].reason) == (Result.SKIPPED, Reason.CANARY_FAILED)
+    assert by_name["elsewhere1"].result == Result.ROTATED  # another key is not held
+    assert [p.reason for p in report.problems] == [Reason.CANARY_FAILED]
+    assert [p[0].rsplit("/", 1)[-1] for p in arm.patches] == ["canary1", "elsewhere1"]
