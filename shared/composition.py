@@ -59,7 +59,7 @@ class AzureClients:
             "transport": RequestsTransport(session=self._session, session_owner=False),
             "user_agent": USER_AGENT,
             "connection_timeout": 10,
-            "read_timeout": 60,
+            "read_timeout": self.settings.http_timeout_s,
         }
 
     @property

@@ -23,6 +23,7 @@ DEFAULTS: dict[str, str] = {
     "ROTATION_POLL_INTERVAL_SECONDS": "5",
     "ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION": "8",
     "ROTATION_EVENT_BUDGET_SECONDS": "20",
+    "ROTATION_HTTP_TIMEOUT_SECONDS": "60",
     "AZURE_CLOUD": "AzureCloud",
 }
 
@@ -38,6 +39,7 @@ class Settings:
     poll_interval_s: float = 5.0
     max_parallel_per_subscription: int = 8
     event_budget_s: float = 20.0  # Event Grid waits 30 s; keep a margin for the answer
+    http_timeout_s: float = 60.0  # read timeout per Azure call; a slower answer is retried by azure-core
     cloud: Cloud = Cloud.PUBLIC
 
     @property
@@ -105,5 +107,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         poll_interval_s=_number(env, "ROTATION_POLL_INTERVAL_SECONDS", 0.01, 300),
         max_parallel_per_subscription=int(_number(env, "ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION", 1, 64)),
         event_budget_s=_number(env, "ROTATION_EVENT_BUDGET_SECONDS", 1, 25),
+        http_timeout_s=_number(env, "ROTATION_HTTP_TIMEOUT_SECONDS", 1, 300),
         cloud=clouds[cloud_name.lower()],
     )

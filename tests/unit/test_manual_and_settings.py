@@ -70,11 +70,11 @@ def test_every_setting_is_read() -> None:
         "ROTATION_SUBSCRIPTION_IDS": f" {SUB} , ", "ROTATION_RESOURCE_GROUPS": "rg-a,rg-b", "ROTATION_DRY_RUN": "TRUE",
         "ROTATION_NEAR_EXPIRY_DAYS": "14", "ROTATION_SWEEP_SCHEDULE": "0 */30 * * * *",
         "ROTATION_AUTO_ROTATE_KEYS": "1", "ROTATION_POLL_INTERVAL_SECONDS": "2.5",
-        "ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION": "4", "ROTATION_EVENT_BUDGET_SECONDS": "12",
+        "ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION": "4", "ROTATION_EVENT_BUDGET_SECONDS": "12", "ROTATION_HTTP_TIMEOUT_SECONDS": "5",
         "AZURE_CLOUD": "azurechinacloud",
     }
     s = load_settings(env)
-    assert s == Settings((SUB,), ("rg-a", "rg-b"), True, 14, "0 */30 * * * *", True, 2.5, 4, 12.0, Cloud.CHINA)
+    assert s == Settings((SUB,), ("rg-a", "rg-b"), True, 14, "0 */30 * * * *", True, 2.5, 4, 12.0, 5.0, Cloud.CHINA)
     assert s.endpoints.key_vault_suffixes == ("vault.azure.cn", "managedhsm.azure.cn")
 
 
