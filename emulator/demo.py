@@ -94,7 +94,6 @@ def main() -> None:
     with AzureStandIn() as az:
         os.environ.update(az.env)
         os.environ.update({"ROTATION_POLL_INTERVAL_SECONDS": "0.05", "ROTATION_SWEEP_SCHEDULE": "0 0 * * * *"})
-        os.environ.setdefault("OTEL_TRACES_SAMPLER", "always_on")  # a short demo: show every trace
         exporting = telemetry.configure_for_cli()  # APPLICATIONINSIGHTS_CONNECTION_STRING points at the stand-in
         step("A local Azure stand-in: one vault, one RSA key, three Premium registries (seeded through the SDKs)")
         estate = seed_estate(az)

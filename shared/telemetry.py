@@ -188,8 +188,12 @@ def configure_for_cli(env: Mapping[str, str] | None = None) -> bool:
 
     quiet_azure_loggers()
     logging.getLogger("shared").setLevel(logging.INFO)  # outcome events are INFO records
+    # One run makes one trace: keep all of it, unless the operator chose a sampler (OTEL_TRACES_SAMPLER).
+    # The distro's default rate-limits traces to 5 per second, and drops most of a run's SDK calls.
+    sampling = {} if env.get("OTEL_TRACES_SAMPLER") else {"sampling_ratio": 1.0}
     configure_azure_monitor(
         connection_string=env[CONNECTION_STRING],
+        **sampling,
         logger_name="shared",
         disable_offline_storage=True,  # a short-lived process: nothing would retry a stored batch
         enable_live_metrics=False,  # nobody watches a one-shot run live
