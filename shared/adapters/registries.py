@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, HttpResponseError
 from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 from azure.mgmt.containerregistry.models import (
     EncryptionProperty,
@@ -15,9 +15,9 @@ from azure.mgmt.containerregistry.models import (
 )
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
-from shared.adapters.errors import translate
+from shared.adapters.errors import describe, translate
 from shared.armids import RegistryRef, parse_registry_id
-from shared.errors import RotationError
+from shared.errors import RotationError, TemporaryError
 from shared.keyids import InvalidKeyId, KeyId, parse_key_id
 from shared.model import Registry
 from shared.reasons import Reason
@@ -42,15 +42,12 @@ class RegistryAdapter:
         except AzureError as exc:
             raise _error(exc, "listing subscriptions") from None
 
-    def list_cmk_registries(self, subscription_id: str) -> Iterator[Registry]:
+    def list_cmk_registries(self, subscription_id: str) -> list[Registry]:
         try:
             listed = list(self._acr_for(subscription_id).registries.list())
         except AzureError as exc:
             raise _error(exc, f"listing registries in subscription {subscription_id}") from None
-        for model in listed:
-            registry = to_registry(model.as_dict(), self._suffixes)
-            if registry is not None:
-                yield registry
+        return [r for r in (to_registry(model.as_dict(), self._suffixes) for model in listed) if r is not None]
 
     def get_registry(self, ref: RegistryRef) -> Registry | None:
         try:
@@ -78,6 +75,13 @@ class RegistryAdapter:
             raise _error(exc, f"updating registry {registry.name}") from None
         try:
             poller.result()
+        except HttpResponseError as exc:
+            if exc.status_code is not None and exc.status_code < 400:
+                # The operation itself ended Failed (its status poll answered 200): ACR gave up on this
+                # attempt and kept the old key; a later attempt may succeed.
+                raise TemporaryError(Reason.UPDATE_FAILED,
+                                     f"the update of {registry.name} ended Failed: {describe(exc)}") from None
+            raise _error(exc, f"waiting for the update of {registry.name}", rejected=Reason.UPDATE_FAILED) from None
         except AzureError as exc:
             raise _error(exc, f"waiting for the update of {registry.name}", rejected=Reason.UPDATE_FAILED) from None
 
