@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench serve clean
+.PHONY: demo test lint typecheck unit bench serve clean checkov
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,11 +12,23 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
+# checkov (infra scan in tests/infra) has heavy, conflicting dependencies: it gets a virtual environment of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
+checkov: $(CHECKOV_STAMP)
+
 demo: $(STAMP)
 	$(PY) -m emulator.demo
 
-test: $(STAMP) lint typecheck
-	$(PY) -m pytest
+test: $(STAMP) $(CHECKOV_STAMP) lint typecheck
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -35,4 +47,4 @@ serve: $(STAMP)
 	$(PY) -m emulator serve
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

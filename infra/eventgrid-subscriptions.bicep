@@ -14,7 +14,8 @@ param deadLetterStorageAccountId string
 
 param deadLetterContainerName string = 'eventgrid-deadletter'
 
-var topics = filter(map(split(systemTopicIds, ','), t => trim(t)), t => !empty(t))
+var topicsTrimmed = [for t in split(systemTopicIds, ','): trim(t)]
+var topics = filter(topicsTrimmed, t => !empty(t))
 
 module subscriptions 'app/eventgrid-subscription.bicep' = [for (t, i) in topics: {
   name: 'evgs-${i}-${take(uniqueString(t), 6)}'

@@ -55,6 +55,9 @@ param maxParallelPerSubscription int = 8
 @description('ROTATION_EVENT_BUDGET_SECONDS: no update starts later than this after an event arrived.')
 param eventBudgetSeconds string = '20'
 
+@description('ROTATION_HTTP_TIMEOUT_SECONDS: read timeout of each Azure call.')
+param httpTimeoutSeconds string = '60'
+
 @description('Create the Event Grid subscriptions to on_key_event. Leave false on the first `azd up`: the postdeploy hook sets it once the code is deployed.')
 param createEventSubscriptions bool = false
 
@@ -83,22 +86,28 @@ var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 var deadLetterContainerName = 'eventgrid-deadletter'
 
 // Parsed lists: trimmed, empty entries dropped.
-var vaultEntries = filter(map(split(watchedKeyVaultIds, ','), e => trim(e)), e => !empty(e))
-var watchedVaults = map(vaultEntries, e => {
+var vaultEntriesTrimmed = [for e in split(watchedKeyVaultIds, ','): trim(e)]
+var vaultEntries = filter(vaultEntriesTrimmed, e => !empty(e))
+var watchedVaults = [for e in vaultEntries: {
   id: split(e, '=')[0]
   subscriptionId: split(split(e, '=')[0], '/')[2]
   resourceGroup: split(split(e, '=')[0], '/')[4]
   name: last(split(split(e, '=')[0], '/'))
   existingTopicId: (length(split(e, '=')) > 1) ? split(e, '=')[1] : ''
-})
+}]
 var vaultsNeedingTopic = filter(watchedVaults, v => empty(v.existingTopicId))
 var vaultsWithTopic = filter(watchedVaults, v => !empty(v.existingTopicId))
 // Every topic id is known before deployment: new topics get a deterministic name beside their vault.
-var systemTopicIds = map(watchedVaults, v => !empty(v.existingTopicId) ? v.existingTopicId : '/subscriptions/${v.subscriptionId}/resourceGroups/${v.resourceGroup}/providers/Microsoft.EventGrid/systemTopics/evgt-${v.name}')
-var registrySubscriptions = filter(map(split(registrySubscriptionIds, ','), s => trim(s)), s => !empty(s))
+var systemTopicIds = [for v in watchedVaults: !empty(v.existingTopicId) ? v.existingTopicId : '/subscriptions/${v.subscriptionId}/resourceGroups/${v.resourceGroup}/providers/Microsoft.EventGrid/systemTopics/evgt-${v.name}']
+var registrySubscriptionsTrimmed = [for s in split(registrySubscriptionIds, ','): trim(s)]
+var registrySubscriptions = filter(registrySubscriptionsTrimmed, s => !empty(s))
 var registrySubscriptionsInScope = empty(registrySubscriptions) ? [subscription().subscriptionId] : registrySubscriptions
-var registryGroups = filter(map(split(registryResourceGroups, ','), g => trim(g)), g => !empty(g))
-var privateVaults = filter(map(split(privateKeyVaultIds, ','), k => trim(k)), k => !empty(k))
+var registryGroupsTrimmed = [for g in split(registryResourceGroups, ','): trim(g)]
+var registryGroups = filter(registryGroupsTrimmed, g => !empty(g))
+var privateVaultsTrimmed = [for k in split(privateKeyVaultIds, ','): trim(k)]
+var privateVaults = filter(privateVaultsTrimmed, k => !empty(k))
+var alertEmailsTrimmed = [for a in split(alertEmails, ','): trim(a)]
+var alertEmailList = filter(alertEmailsTrimmed, a => !empty(a))
 
 // Every app setting the engine reads (shared/settings.py DEFAULTS); tests/infra checks the two stay in step.
 var rotationSettings = {
@@ -111,6 +120,7 @@ var rotationSettings = {
   ROTATION_POLL_INTERVAL_SECONDS: pollIntervalSeconds
   ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION: string(maxParallelPerSubscription)
   ROTATION_EVENT_BUDGET_SECONDS: eventBudgetSeconds
+  ROTATION_HTTP_TIMEOUT_SECONDS: httpTimeoutSeconds
   AZURE_CLOUD: environment().name // AzureCloud, AzureChinaCloud or AzureUSGovernment, as the engine expects
 }
 
@@ -249,9 +259,10 @@ module alerts 'app/alerts.bicep' = {
     location: location
     applicationInsightsId: monitoring.outputs.applicationInsightsId
     actionGroupName: 'ag-cmk-${resourceToken}'
-    alertEmails: filter(map(split(alertEmails, ','), a => trim(a)), a => !empty(a))
+    alertEmails: alertEmailList
     alertWebhookUri: alertWebhookUri
     systemTopicIds: systemTopicIds
+    nearExpiryDays: nearExpiryDays
   }
 }
 

@@ -10,6 +10,8 @@ param alertEmails array = []
 @description('Webhook called with the common alert schema; empty: none.')
 @secure()
 param alertWebhookUri string = ''
+@description('ROTATION_NEAR_EXPIRY_DAYS: the keys-expiring query\'s threshold.')
+param nearExpiryDays int = 30
 @description('System topic resource ids (main.bicep computes them before deployment).')
 param systemTopicIds array = []
 
@@ -35,7 +37,12 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
-// One rule per query; severity 0 = critical ... 4 = verbose.
+// keys-expiring.kql declares its threshold on one line meant to be replaced (infra/kql, issue 4).
+var thresholdLine = 'let thresholdDays = 30;'
+var keysExpiringQuery = replace(loadTextContent('../kql/keys-expiring.kql'), thresholdLine, 'let thresholdDays = ${nearExpiryDays};')
+
+// One rule per query; severity 0 = critical ... 4 = verbose. The sweep reports every hour: a two-hour window
+// survives one missed run (widen it if ROTATION_SWEEP_SCHEDULE runs less often).
 var logAlerts = [
   {
     name: 'failed-rotations'
@@ -50,10 +57,10 @@ var logAlerts = [
     name: 'keys-expiring'
     displayName: 'ACR CMK: a key version in use expires soon'
     description: 'A key version a registry uses expires within ROTATION_NEAR_EXPIRY_DAYS and no newer usable version exists.'
-    query: loadTextContent('../kql/keys-expiring.kql')
+    query: keysExpiringQuery
     severity: 2
     frequency: 'PT1H'
-    window: 'PT6H'
+    window: 'PT2H'
   }
   {
     name: 'expired-keys-in-use'
@@ -62,7 +69,7 @@ var logAlerts = [
     query: loadTextContent('../kql/expired-keys-in-use.kql')
     severity: 1
     frequency: 'PT1H'
-    window: 'PT6H'
+    window: 'PT2H'
   }
   {
     name: 'registries-lagging'
@@ -71,7 +78,7 @@ var logAlerts = [
     query: loadTextContent('../kql/registries-lagging.kql')
     severity: 2
     frequency: 'PT1H'
-    window: 'PT6H'
+    window: 'PT2H'
   }
 ]
 

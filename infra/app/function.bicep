@@ -27,6 +27,7 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: Flex Consumption scales per event; zone redundancy is a regional Flex option, not worth its always-ready cost here
   name: planName
   location: location
   tags: tags
@@ -41,6 +42,10 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: Event Grid delivers to on_key_event over the public endpoint (function keys guard rotate and status)
+  // checkov:skip=CKV_AZURE_17: Event Grid does not present client certificates; requests are authorized by function and system keys
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales to zero on purpose; the timer and Event Grid wake it
+  // checkov:skip=CKV_AZURE_213: health check is not available on Flex Consumption; failures surface as alerts (alerts.bicep)
   name: name
   location: location
   tags: union(tags, { 'azd-service-name': serviceName })
@@ -85,6 +90,14 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
 
   // Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION: the runtime is above.
   resource settings 'config' = {
+    // The next seven are about site configuration; checkov reads this app-settings resource as one (false positives).
+    // checkov:skip=CKV_AZURE_13: app settings, not authentication config; endpoints use function keys and the Event Grid system key
+    // checkov:skip=CKV_AZURE_63: app settings, not web config; logs go to Application Insights through OpenTelemetry
+    // checkov:skip=CKV_AZURE_65: app settings, not web config; no detailed error pages on a Functions host
+    // checkov:skip=CKV_AZURE_66: app settings, not web config; requests are traced in Application Insights
+    // checkov:skip=CKV_AZURE_80: app settings, not web config; Python 3.11, no .NET
+    // checkov:skip=CKV_AZURE_88: app settings, not web config; Flex Consumption has no Azure Files content share
+    // checkov:skip=CKV_AZURE_222: app settings, not web config; public access is decided on the site (see above)
     name: 'appsettings'
     properties: union(appSettings, {
       AzureWebJobsStorage__credential: 'managedidentity'

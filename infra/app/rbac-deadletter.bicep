@@ -5,8 +5,7 @@ param topicPrincipalId string
 @description('Resource id of the topic: part of the deterministic assignment name.')
 param topicId string
 
-// Storage Blob Data Contributor
-var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe' // Storage Blob Data Contributor
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -20,6 +19,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   }
 }
 
+// Storage Blob Data Contributor (ba92f5b4-2d11-453d-a403-e96b0029c9fe), on the dead-letter container only.
 resource deadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage::blobService::container.id, topicId, storageBlobDataContributor)
   scope: storage::blobService::container
