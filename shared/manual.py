@@ -55,7 +55,8 @@ def parse_rotate_request(body: Any, settings: Settings) -> ManualRequest:
         raise BadRequest("body", "must be a JSON object")
     for name in body:
         if name not in _FIELDS:
-            raise BadRequest(str(name)[:64], f"unknown field; expected one of {', '.join(_FIELDS)}")
+            shown = name[:64] if name.strip() and name.isprintable() else json.dumps(name)[:64]
+            raise BadRequest(shown, f"unknown field; expected one of {', '.join(_FIELDS)}")
     if "registry" in body and "key" in body:
         raise BadRequest("key", "give either registry or key, not both")
     registry = None
