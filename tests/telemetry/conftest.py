@@ -1,5 +1,6 @@
-"""Telemetry fixtures: a seeded estate, and the real Azure Monitor exporters on providers built here
-(never the global ones), pointed at the stand-in's ingestion endpoint and flushed, not waited for."""
+"""Telemetry fixtures (``az``, ``estate`` and ``app_env`` come from tests/conftest.py): the real Azure Monitor
+exporters on providers built here (never the global ones), pointed at the stand-in's ingestion endpoint and
+flushed, not waited for."""
 
 from __future__ import annotations
 
@@ -17,22 +18,10 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
 from emulator import AzureStandIn
-from emulator.scenario import Estate, seed_estate
 from shared.metrics import RotationMetrics
 from shared.telemetry import TelemetrySink
 
 RESOURCE = Resource.create({"service.name": "acr-cmk-rotation", "service.instance.id": "test-1"})
-
-
-@pytest.fixture
-def estate(az: AzureStandIn) -> Estate:
-    return seed_estate(az)
-
-
-@pytest.fixture
-def app_env(az: AzureStandIn, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("ROTATION_POLL_INTERVAL_SECONDS", "0.05")
-    return {**az.env, "ROTATION_POLL_INTERVAL_SECONDS": "0.05"}
 
 
 @dataclass
