@@ -44,19 +44,18 @@ param nearExpiryDays int = 30
 @description('ROTATION_SWEEP_SCHEDULE: NCRONTAB (six fields) of the sweep.')
 param sweepSchedule string = '0 0 * * * *'
 
-@description('ROTATION_POLL_INTERVAL_SECONDS: polling interval of a registry update.')
-param pollIntervalSeconds string = '5'
+// Tuning settings: empty leaves the engine's own default (shared/settings.py), so the two never drift apart.
+@description('ROTATION_POLL_INTERVAL_SECONDS: polling interval of a registry update; empty: the engine default.')
+param pollIntervalSeconds string = ''
 
-@description('ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION: concurrent registry updates per subscription.')
-@minValue(1)
-@maxValue(64)
-param maxParallelPerSubscription int = 8
+@description('ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION: concurrent registry updates per subscription; empty: the engine default.')
+param maxParallelPerSubscription string = ''
 
-@description('ROTATION_EVENT_BUDGET_SECONDS: no update starts later than this after an event arrived.')
-param eventBudgetSeconds string = '20'
+@description('ROTATION_EVENT_BUDGET_SECONDS: no update starts later than this after an event arrived; empty: the engine default.')
+param eventBudgetSeconds string = ''
 
-@description('ROTATION_HTTP_TIMEOUT_SECONDS: read timeout of each Azure call.')
-param httpTimeoutSeconds string = '60'
+@description('ROTATION_HTTP_TIMEOUT_SECONDS: read timeout of each Azure call; empty: the engine default.')
+param httpTimeoutSeconds string = ''
 
 @description('Create the Event Grid subscriptions to on_key_event. Leave false on the first `azd up`: the postdeploy hook sets it once the code is deployed.')
 param createEventSubscriptions bool = false
@@ -118,7 +117,7 @@ var rotationSettings = {
   ROTATION_SWEEP_SCHEDULE: sweepSchedule
   ROTATION_AUTO_ROTATE_KEYS: string(autoRotateKeys)
   ROTATION_POLL_INTERVAL_SECONDS: pollIntervalSeconds
-  ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION: string(maxParallelPerSubscription)
+  ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION: maxParallelPerSubscription
   ROTATION_EVENT_BUDGET_SECONDS: eventBudgetSeconds
   ROTATION_HTTP_TIMEOUT_SECONDS: httpTimeoutSeconds
   AZURE_CLOUD: environment().name // AzureCloud, AzureChinaCloud or AzureUSGovernment, as the engine expects

@@ -13,7 +13,7 @@ import yaml
 
 from emulator.functions_host import user_functions
 from shared.events import KeyEventKind
-from shared.settings import DEFAULTS
+from shared.settings import DEFAULTS, load_settings
 from tests.infra.bicep_support import INFRA, ROOT, bicep_files, parse, strip_comments
 
 ROLE_IDS = {  # built-in role definition ids (DOMAIN-NOTES.md and the Flex Consumption samples)
@@ -63,10 +63,17 @@ def test_defaults_in_the_template_match_the_engine() -> None:
     assert str(params["nearExpiryDays"]["default"]) == DEFAULTS["ROTATION_NEAR_EXPIRY_DAYS"]
     assert str(params["dryRun"]["default"]).lower() == DEFAULTS["ROTATION_DRY_RUN"]
     assert str(params["autoRotateKeys"]["default"]).lower() == DEFAULTS["ROTATION_AUTO_ROTATE_KEYS"]
-    assert params["pollIntervalSeconds"]["default"] == DEFAULTS["ROTATION_POLL_INTERVAL_SECONDS"]
-    assert str(params["maxParallelPerSubscription"]["default"]) == DEFAULTS["ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION"]
-    assert params["eventBudgetSeconds"]["default"] == DEFAULTS["ROTATION_EVENT_BUDGET_SECONDS"]
-    assert params["httpTimeoutSeconds"]["default"] == DEFAULTS["ROTATION_HTTP_TIMEOUT_SECONDS"]
+    # Tuning settings default to empty in the template, which the engine reads as its own default.
+    tuning = {
+        "pollIntervalSeconds": "ROTATION_POLL_INTERVAL_SECONDS",
+        "maxParallelPerSubscription": "ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION",
+        "eventBudgetSeconds": "ROTATION_EVENT_BUDGET_SECONDS",
+        "httpTimeoutSeconds": "ROTATION_HTTP_TIMEOUT_SECONDS",
+    }
+    for param, setting in tuning.items():
+        default = params[param]["default"]
+        assert default in ("", DEFAULTS[setting]), f"{param}: {default!r}, the engine: {DEFAULTS[setting]!r}"
+        assert load_settings({setting: default}) == load_settings({}), f"{setting}={default!r} is not the default"
 
 
 def test_the_host_settings_are_identity_based_and_keyless() -> None:
