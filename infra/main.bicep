@@ -265,6 +265,16 @@ module alerts 'app/alerts.bicep' = {
   }
 }
 
+module workbook 'app/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+  }
+}
+
 // Created only after the code exists (see the header): the postdeploy hook flips createEventSubscriptions.
 module eventSubscriptions 'eventgrid-subscriptions.bicep' = if (createEventSubscriptions) {
   name: 'eventgrid-subscriptions'

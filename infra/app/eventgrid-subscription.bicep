@@ -15,7 +15,7 @@ resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
   name: systemTopicName
 }
 
-resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
+resource keyEvents 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
   parent: topic
   name: 'acr-cmk-rotation'
   properties: {
@@ -52,4 +52,4 @@ resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-
   }
 }
 
-output id string = subscription.id
+output id string = keyEvents.id

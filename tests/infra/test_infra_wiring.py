@@ -41,7 +41,7 @@ def _code(path: Path) -> str:
 
 def test_the_subscription_filter_is_exactly_the_events_on_key_event_handles() -> None:
     template = parse(INFRA / "app" / "eventgrid-subscription.bicep")
-    subscription = template["resources"]["subscription"]["config"]["properties"]
+    subscription = template["resources"]["keyEvents"]["config"]["properties"]
     assert subscription["filter"] == {"includedEventTypes": "keyEventTypes"}
     assert template["variables"]["keyEventTypes"]["value"] == [k.value for k in KeyEventKind]
     assert subscription["destination"]["endpointType"] == "AzureFunction"
@@ -149,6 +149,13 @@ def test_alerts_load_the_telemetry_queries_verbatim() -> None:
     )
     assert "metricName: 'DeadLetteredCount'" in code
     assert "emailReceivers:" in code and "webhookReceivers:" in code
+
+
+def test_the_workbook_is_deployed_from_its_file() -> None:
+    code = _code(INFRA / "app" / "workbook.bicep")
+    assert "serializedData: loadTextContent('../workbook/rotation-workbook.json')" in code
+    assert json.loads((INFRA / "workbook" / "rotation-workbook.json").read_text())["version"] == "Notebook/1.0"
+    assert "module workbook 'app/workbook.bicep'" in _code(INFRA / "main.bicep")
 
 
 def test_every_file_a_template_loads_or_calls_exists() -> None:
