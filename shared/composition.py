@@ -22,9 +22,10 @@ from requests import Session
 from requests.adapters import HTTPAdapter
 
 from shared.adapters.access import AccessAdapter
+from shared.adapters.arm_pacing import ArmPacingPolicy, TokenBuckets
 from shared.adapters.keyvault import KeyVaultAdapter
 from shared.adapters.registries import RegistryAdapter
-from shared.engine import OutcomeSink, RotationEngine
+from shared.engine import MAX_WORKERS, OutcomeSink, RotationEngine
 from shared.keyids import Cloud
 from shared.ports import KeyVaultPort
 from shared.settings import Settings, load_settings
@@ -49,12 +50,15 @@ class AzureClients:
         self._subscription_client: SubscriptionClient | None = None
         self._per_subscription: dict[tuple[type, str], Any] = {}
         self._session: Session | None = None
+        # One set of ARM token buckets per process: every client here acts as the same principal.
+        self._arm_buckets = TokenBuckets()
 
     def _common(self) -> dict[str, Any]:
         if self._session is None:
-            # One pool big enough for the engine's parallel updates (requests defaults to 10 per host).
+            # One pool big enough for the engine's parallel updates (requests defaults to 10 per host):
+            # a connection dropped for want of room costs a new TLS handshake on the next call.
             self._session = Session()
-            self._session.mount("https://", HTTPAdapter(pool_connections=16, pool_maxsize=64))
+            self._session.mount("https://", HTTPAdapter(pool_connections=16, pool_maxsize=MAX_WORKERS))
         return {
             "transport": RequestsTransport(session=self._session, session_owner=False),
             "user_agent": USER_AGENT,
@@ -80,7 +84,9 @@ class AzureClients:
 
     def _arm(self) -> dict[str, Any]:
         base = self.settings.endpoints.resource_manager
-        return {"base_url": base, "credential_scopes": [base + "/.default"], **self._common()}
+        return {"base_url": base, "credential_scopes": [base + "/.default"],
+                # A policy instance per pipeline (it links to the next policy); the buckets are shared.
+                "per_retry_policies": [ArmPacingPolicy(self._arm_buckets)], **self._common()}
 
     def acr_client(self, subscription_id: str) -> ContainerRegistryManagementClient:
         client: ContainerRegistryManagementClient = self._arm_client(ContainerRegistryManagementClient, subscription_id)

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 Clock = Callable[[], datetime]
-MAX_WORKERS = 32
+MAX_WORKERS = 200  # threads mostly wait on long-running operations; ARM pacing bounds the calls
 HARD_BUDGET_MARGIN_S = 5.0  # past event_budget_s, how long in-flight updates may still be waited for
 
 
@@ -309,24 +309,31 @@ class RotationEngine:
     def _apply_concurrently(self, jobs: dict[int, Decision], keys: dict[KeyRef, KeyObservation],
                             report: RunReport, start_by: datetime | None,
                             targets: dict[str, ManualTarget]) -> dict[int, Outcome]:
-        per_subscription: dict[str, threading.Semaphore] = {}
-        for decision in jobs.values():
-            per_subscription.setdefault(decision.registry.subscription_id.lower(),
-                                        threading.Semaphore(self.settings.max_parallel_per_subscription))
-        workers = min(MAX_WORKERS, len(jobs), self.settings.max_parallel_per_subscription * len(per_subscription))
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rotate")
-        futures: dict[int, Future[Outcome]] = {}
+        # A pool per subscription: in one shared pool, jobs of the first subscription would hold every
+        # thread while waiting for their own subscription's turn, and the others would wait behind them.
+        by_subscription: dict[str, list[int]] = {}
         for index, decision in jobs.items():
-            gate = per_subscription[decision.registry.subscription_id.lower()]
-            target = targets.get(decision.registry.id.lower())
-            # Each job runs in a copy of this context, so its span is a child of the run's span.
-            futures[index] = pool.submit(contextvars.copy_context().run, self._rotate_one, decision, keys, report,
-                                         start_by, gate, target)
+            by_subscription.setdefault(decision.registry.subscription_id.lower(), []).append(index)
+        share = max(1, MAX_WORKERS // len(by_subscription))
+        pools: list[ThreadPoolExecutor] = []
+        futures: dict[int, Future[Outcome]] = {}
+        for indexes in by_subscription.values():
+            workers = min(self.settings.max_parallel_per_subscription, len(indexes), share)
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rotate")
+            pools.append(pool)
+            gate = threading.Semaphore(workers)
+            for index in indexes:
+                decision = jobs[index]
+                target = targets.get(decision.registry.id.lower())
+                # Each job runs in a copy of this context, so its span is a child of the run's span.
+                futures[index] = pool.submit(contextvars.copy_context().run, self._rotate_one, decision, keys,
+                                             report, start_by, gate, target)
         timeout = None
         if start_by is not None:
             timeout = max(0.0, (start_by - self.clock()).total_seconds()) + HARD_BUDGET_MARGIN_S
         wait(futures.values(), timeout=timeout)
-        pool.shutdown(wait=False, cancel_futures=True)
+        for pool in pools:
+            pool.shutdown(wait=False, cancel_futures=True)
         results = {}
         for index, future in futures.items():
             if future.done() and not future.cancelled():
@@ -379,8 +386,10 @@ class RotationEngine:
             return self._outcome(again, again.result or Result.UNCHANGED, report)
         assert fresh.key_id is not None and again.to_version is not None
         target_uri = fresh.key_id.key.uri(again.to_version)
-        self.registries.update_key(fresh, target_uri, self.settings.poll_interval_s)
-        after = self.registries.get_registry(ref)
+        # The adapter's read after the operation (the poller's final GET) is the verification read.
+        after = self.registries.update_key(fresh, target_uri, self.settings.poll_interval_s)
+        if after is None:
+            after = self.registries.get_registry(ref)
         in_use = after.versioned_key_id.version if after and after.versioned_key_id else None
         if in_use != again.to_version:
             return self._outcome(again, Result.FAILED, report, reason=Reason.VERIFICATION_FAILED, transient=True,

@@ -43,8 +43,10 @@ class RegistryPort(Protocol):
         """A fresh read; None if the registry exists but has no CMK. Missing: PermanentError."""
         ...
 
-    def update_key(self, registry: Registry, key_uri: str, poll_interval_s: float) -> None:
-        """PATCH only ``properties.encryption`` (same identity) and wait for the long-running operation."""
+    def update_key(self, registry: Registry, key_uri: str, poll_interval_s: float) -> Registry | None:
+        """PATCH only ``properties.encryption`` (same identity) and wait for the long-running operation.
+
+        Returns the registry as read after the operation finished (None: not read; the engine reads it)."""
         ...
 
 

@@ -21,7 +21,7 @@ DEFAULTS: dict[str, str] = {
     "ROTATION_SWEEP_SCHEDULE": "0 0 * * * *",
     "ROTATION_AUTO_ROTATE_KEYS": "false",
     "ROTATION_POLL_INTERVAL_SECONDS": "5",
-    "ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION": "8",
+    "ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION": "50",
     "ROTATION_EVENT_BUDGET_SECONDS": "20",
     "ROTATION_HTTP_TIMEOUT_SECONDS": "60",
     "AZURE_CLOUD": "AzureCloud",
@@ -37,7 +37,7 @@ class Settings:
     sweep_schedule: str = DEFAULTS["ROTATION_SWEEP_SCHEDULE"]
     auto_rotate_keys: bool = False
     poll_interval_s: float = 5.0
-    max_parallel_per_subscription: int = 8
+    max_parallel_per_subscription: int = 50  # ARM's write bucket allows 200 at once, then 10/s (paced)
     event_budget_s: float = 20.0  # Event Grid waits 30 s; keep a margin for the answer
     http_timeout_s: float = 60.0  # read timeout per Azure call; a slower answer is retried by azure-core
     cloud: Cloud = Cloud.PUBLIC
@@ -105,7 +105,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         sweep_schedule=schedule,
         auto_rotate_keys=_bool(env, "ROTATION_AUTO_ROTATE_KEYS"),
         poll_interval_s=_number(env, "ROTATION_POLL_INTERVAL_SECONDS", 0.01, 300),
-        max_parallel_per_subscription=int(_number(env, "ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION", 1, 64)),
+        max_parallel_per_subscription=int(_number(env, "ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION", 1, 200)),
         event_budget_s=_number(env, "ROTATION_EVENT_BUDGET_SECONDS", 1, 25),
         http_timeout_s=_number(env, "ROTATION_HTTP_TIMEOUT_SECONDS", 1, 300),
         cloud=clouds[cloud_name.lower()],

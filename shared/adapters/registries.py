@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from azure.mgmt.containerregistry.models import (
     RegistryPropertiesUpdateParameters,
     RegistryUpdateParameters,
 )
+from azure.mgmt.core.polling.arm_polling import ARMPolling
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
 from shared.adapters.errors import describe, translate
@@ -26,6 +28,21 @@ from shared.reasons import Reason
 def _error(exc: Exception, what: str, rejected: Reason = Reason.UPDATE_REJECTED) -> RotationError:
     return translate(exc, what=what, forbidden=Reason.FORBIDDEN, not_found=Reason.REGISTRY_NOT_FOUND,
                      rejected=rejected)
+
+
+class WaitFirstPolling(ARMPolling):
+    """azure-core's ARM polling, but waiting one interval before the first status read: azure-core reads at
+    once, an ACR update never finishes that fast (about 10 s), and each read spends a token of ARM's
+    per-subscription read bucket."""
+
+    def __init__(self, interval_s: float) -> None:
+        super().__init__(interval_s)
+        self.wait_first_s = interval_s
+
+    def run(self) -> None:
+        if not self.finished():
+            time.sleep(self.wait_first_s)
+        super().run()
 
 
 class RegistryAdapter:
@@ -56,7 +73,7 @@ class RegistryAdapter:
             raise _error(exc, f"reading registry {ref.name}") from None
         return to_registry(model.as_dict(), self._suffixes)
 
-    def update_key(self, registry: Registry, key_uri: str, poll_interval_s: float) -> None:
+    def update_key(self, registry: Registry, key_uri: str, poll_interval_s: float) -> Registry | None:
         # Minimal PATCH: only the encryption block, with the registry's own identity unchanged.
         parameters = RegistryUpdateParameters(
             properties=RegistryPropertiesUpdateParameters(
@@ -70,11 +87,11 @@ class RegistryAdapter:
         client = self._acr_for(registry.subscription_id)
         try:
             poller = client.registries.begin_update(registry.resource_group, registry.name, parameters,
-                                                    polling_interval=poll_interval_s)
+                                                    polling=WaitFirstPolling(poll_interval_s))
         except AzureError as exc:
             raise _error(exc, f"updating registry {registry.name}") from None
         try:
-            poller.result()
+            after = poller.result()  # ARM polling ends with a GET of the registry: the verification read
         except HttpResponseError as exc:
             if exc.status_code is not None and exc.status_code < 400:
                 # The operation itself ended Failed (its status poll answered 200): ACR gave up on this
@@ -84,6 +101,7 @@ class RegistryAdapter:
             raise _error(exc, f"waiting for the update of {registry.name}", rejected=Reason.UPDATE_FAILED) from None
         except AzureError as exc:
             raise _error(exc, f"waiting for the update of {registry.name}", rejected=Reason.UPDATE_FAILED) from None
+        return to_registry(after.as_dict(), self._suffixes) if after is not None else None
 
 
 def _get(data: Any, *path: str) -> Any:
