@@ -37,10 +37,15 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 
 checkov: $(CHECKOV_STAMP)
 
+# Azurite (the Storage emulator) for the rotation-queue tests, pinned, in a local node_modules.
+AZURITE := .tools/node_modules/.bin/azurite-queue
+$(AZURITE):
+	npm install --silent --no-audit --no-fund --prefix .tools azurite@3.35.0
+
 demo: $(STAMP)
 	$(PY) -m emulator.demo
 
-test: $(STAMP) $(CHECKOV_STAMP) lint typecheck
+test: $(STAMP) $(CHECKOV_STAMP) $(AZURITE) lint typecheck
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest
 
 lint: $(STAMP)
@@ -60,4 +65,4 @@ serve: $(STAMP)
 	$(PY) -m emulator serve
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis

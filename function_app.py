@@ -1,11 +1,14 @@
 """Azure Functions triggers (Python v2 model). Each parses its input and delegates to ``shared``."""
 
 import json
+import os
+from pathlib import Path
 
 import azure.functions as func
 
 from shared import telemetry, triggers
 from shared.events import envelope_from_function_event
+from shared.queue_messages import max_dequeue_count
 
 # The worker exports logs (Azure Monitor, configured by the worker itself): keep SDK request logging out of it.
 telemetry.quiet_azure_loggers()
@@ -33,3 +36,14 @@ def rotate(req: func.HttpRequest) -> func.HttpResponse:
 def status(req: func.HttpRequest) -> func.HttpResponse:
     status_code, body = triggers.status()
     return func.HttpResponse(json.dumps(body), status_code=status_code, mimetype="application/json")
+
+
+# Opt-in fan-out (ROTATION_QUEUE_NAME): registered only when set, since the host cannot start a queue
+# trigger whose queue name resolves to nothing; unset, events and sweeps apply in-process.
+if os.environ.get("ROTATION_QUEUE_NAME", "").strip():
+    MAX_DEQUEUE = max_dequeue_count(Path(__file__).with_name("host.json"))
+
+    @app.queue_trigger(arg_name="msg", queue_name="%ROTATION_QUEUE_NAME%", connection="AzureWebJobsStorage")
+    def apply_rotation(msg: func.QueueMessage) -> None:
+        """One registry: re-read, apply, verify; transient failures retry until the last delivery fails it."""
+        triggers.apply_rotation(msg.get_body(), msg.dequeue_count or 1, MAX_DEQUEUE)

@@ -57,6 +57,9 @@ param eventBudgetSeconds string = ''
 @description('ROTATION_HTTP_TIMEOUT_SECONDS: read timeout of each Azure call; empty: the engine default.')
 param httpTimeoutSeconds string = ''
 
+@description('ROTATION_QUEUE_NAME: opt-in fan-out through this Storage queue (in the host storage account); empty: in-process.')
+param rotationQueueName string = ''
+
 @description('Create the Event Grid subscriptions to on_key_event. Leave false on the first `azd up`: the postdeploy hook sets it once the code is deployed.')
 param createEventSubscriptions bool = false
 
@@ -120,6 +123,7 @@ var rotationSettings = {
   ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION: maxParallelPerSubscription
   ROTATION_EVENT_BUDGET_SECONDS: eventBudgetSeconds
   ROTATION_HTTP_TIMEOUT_SECONDS: httpTimeoutSeconds
+  ROTATION_QUEUE_NAME: rotationQueueName
   AZURE_CLOUD: environment().name // AzureCloud, AzureChinaCloud or AzureUSGovernment, as the engine expects
 }
 

@@ -26,8 +26,9 @@ from shared.adapters.arm_pacing import ArmPacingPolicy, TokenBuckets
 from shared.adapters.keyvault import KeyVaultAdapter
 from shared.adapters.registries import RegistryAdapter
 from shared.engine import MAX_WORKERS, OutcomeSink, RotationEngine
+from shared.errors import ConfigurationError
 from shared.keyids import Cloud
-from shared.ports import KeyVaultPort
+from shared.ports import DispatchPort, KeyVaultPort
 from shared.settings import Settings, load_settings
 from shared.telemetry import TelemetrySink, quiet_azure_loggers
 
@@ -116,9 +117,31 @@ class AzureClients:
             return self._subscription_client
 
 
+def rotation_queue(settings: Settings, env: Mapping[str, str], clients: AzureClients) -> DispatchPort:
+    """The opt-in rotation queue, in the Functions host's storage account: identity-based in Azure
+    (``AzureWebJobsStorage__queueServiceUri``), a connection string locally (Azurite)."""
+    from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+
+    from shared.adapters.queue import QueueDispatcher
+
+    options: dict[str, Any] = {"message_encode_policy": TextBase64EncodePolicy(),  # the queue trigger's default
+                               "connection_timeout": 10, "read_timeout": 30, "user_agent": USER_AGENT}
+    service_uri = env.get("AzureWebJobsStorage__queueServiceUri", "").strip()
+    connection = env.get("AzureWebJobsStorage", "").strip()
+    if service_uri:
+        client = QueueClient(service_uri, settings.queue_name, credential=clients.credential, **options)
+    elif connection:
+        client = QueueClient.from_connection_string(connection, settings.queue_name, **options)
+    else:
+        raise ConfigurationError("ROTATION_QUEUE_NAME is set but neither AzureWebJobsStorage__queueServiceUri "
+                                 "nor AzureWebJobsStorage names the storage account")
+    return QueueDispatcher(client)
+
+
 def build_engine(env: Mapping[str, str] | None = None, credential: Any = None,
                  sink: OutcomeSink | None = None) -> RotationEngine:
-    settings = load_settings(os.environ if env is None else env)
+    env = os.environ if env is None else env
+    settings = load_settings(env)
     clients = AzureClients(settings, credential)
     quiet_azure_loggers()
     sink = sink or TelemetrySink()
@@ -131,6 +154,7 @@ def build_engine(env: Mapping[str, str] | None = None, credential: Any = None,
         settings,
         sink=sink,
         access=AccessAdapter(clients.vaults_client, clients.authorization_client),
+        dispatch=rotation_queue(settings, env, clients) if settings.queue_name else None,
     )
 
 

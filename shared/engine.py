@@ -30,7 +30,8 @@ from shared.model import KeyObservation, Registry, VaultAccess
 from shared.observe import observe_key
 from shared.outcomes import KeyVersionCreated, Outcome, RunProblem, RunReport
 from shared.planner import Action, Decision, ManualTarget, expiry_alerts, plan, plan_registry, version_needing_successor
-from shared.ports import AccessPort, KeyVaultPort, RegistryPort
+from shared.ports import AccessPort, DispatchPort, KeyVaultPort, RegistryPort
+from shared.queue_messages import RotationMessage
 from shared.reasons import Reason, Result, Trigger
 from shared.settings import Settings
 
@@ -39,6 +40,7 @@ tracer = trace.get_tracer(__name__)
 
 Clock = Callable[[], datetime]
 MAX_WORKERS = 200  # threads mostly wait on long-running operations; ARM pacing bounds the calls
+LIST_WORKERS = 8  # concurrent per-subscription listings (reads: ARM allows 250 at once)
 HARD_BUDGET_MARGIN_S = 5.0  # past event_budget_s, how long in-flight updates may still be waited for
 
 
@@ -68,8 +70,9 @@ class _Scope:
 class RotationEngine:
     def __init__(self, keyvault: KeyVaultPort, registries: RegistryPort, settings: Settings,
                  clock: Clock = utc_now, sink: OutcomeSink | None = None, locks: KeyedLocks = PROCESS_LOCKS,
-                 access: AccessPort | None = None) -> None:
+                 access: AccessPort | None = None, dispatch: DispatchPort | None = None) -> None:
         self.keyvault = keyvault
+        self.dispatch = dispatch  # set: events and sweeps enqueue their updates instead of applying them
         self.access = access
         self.registries = registries
         self.settings = settings
@@ -94,6 +97,27 @@ class RotationEngine:
             targets[request.registry.id.lower()] = ManualTarget(request.to_version, request.allow_downgrade)
         return self._run(Trigger.MANUAL, correlation_id or _run_id(), self.settings.dry_run or request.dry_run,
                          _Scope(registry=request.registry, key=request.key), targets=targets)
+
+    def apply_queued(self, message: RotationMessage) -> RunReport:
+        """One registry from the rotation queue, in-process: re-read, plan, apply, verify (never re-enqueued)."""
+        return self._run(message.trigger, message.correlation_id, self.settings.dry_run or message.dry_run,
+                         _Scope(registry=message.registry), budget_s=None)
+
+    def give_up(self, message: RotationMessage, attempts: int, detail: str) -> RunReport:
+        """A queue message that failed on every delivery: a failed outcome (an alert), never a silent drop."""
+        ref = message.registry
+        report = RunReport(message.trigger, message.correlation_id, message.dry_run, self.clock())
+        outcome = Outcome(registry_id=ref.id, registry=ref.name, subscription_id=ref.subscription_id,
+                          resource_group=ref.resource_group, vault=None, key=None, from_version=None,
+                          to_version=message.to_version, result=Result.FAILED, reason=Reason.RETRIES_EXHAUSTED,
+                          trigger=message.trigger, dry_run=message.dry_run, correlation_id=message.correlation_id,
+                          transient=False, detail=f"gave up after {attempts} deliveries: {detail}"[:400])
+        report.outcomes.append(outcome)
+        report.problems.append(RunProblem(ref.id, Reason.RETRIES_EXHAUSTED, False, outcome.detail))
+        log.error("rotation of %s gave up after %d deliveries: %s", ref.id, attempts, detail)
+        self._notify(self.sink.outcome, outcome)
+        self._notify(self.sink.run, report)
+        return report
 
     def observe(self, key: KeyRef | None = None) -> tuple[list[Registry], dict[KeyRef, KeyObservation],
                                                           list[RunProblem]]:
@@ -121,11 +145,13 @@ class RotationEngine:
         assert self.access is not None
         subscriptions = {s.lower() for s in self.settings.subscription_ids} | {r.subscription_id for r in registries}
         vaults: dict[str, VaultAccess] = {}
-        for subscription_id in sorted(subscriptions):
-            try:
-                vaults.update({v.name: v for v in self.access.list_vaults(subscription_id)})
-            except RotationError as exc:
-                log.info("diagnosis: vaults of %s not readable: %s", subscription_id, exc.message)
+        ordered = sorted(subscriptions)
+        for subscription_id, listed in zip(ordered, self._each_subscription(ordered, self.access.list_vaults),
+                                           strict=True):
+            if isinstance(listed, RotationError):
+                log.info("diagnosis: vaults of %s not readable: %s", subscription_id, listed.message)
+                continue
+            vaults.update({v.name: v for v in listed})
         roles: dict[tuple[str, str, str], frozenset[str] | None] = {}
         for r in registries:
             vault = vaults.get(r.key_id.key.vault_name) if r.key_id else None
@@ -168,7 +194,8 @@ class RotationEngine:
             report.diagnosis = self.diagnose(registries, keys)
         decisions = plan(registries, keys, now, targets)
         start_by = now + timedelta(seconds=budget_s) if budget_s is not None else None
-        for outcome in self._apply(decisions, keys, report, start_by, targets or {}):
+        queued = self.dispatch is not None and trigger in (Trigger.EVENT, Trigger.SWEEP) and scope.registry is None
+        for outcome in self._apply(decisions, keys, report, start_by, targets or {}, queued):
             report.outcomes.append(outcome)
             self._notify(self.sink.outcome, outcome)
         report.alerts = expiry_alerts(registries, keys, now, self.settings.near_expiry_days, extra_alert_versions)
@@ -192,12 +219,11 @@ class RotationEngine:
             problems.append(RunProblem("subscriptions", exc.reason, exc.transient, exc.message))
             return []
         found: list[Registry] = []
-        for subscription_id in subscriptions:
-            try:
-                listed = list(self.registries.list_cmk_registries(subscription_id))
-            except RotationError as exc:
-                problems.append(RunProblem(f"/subscriptions/{subscription_id}", exc.reason, exc.transient,
-                                           exc.message))
+        for subscription_id, listed in zip(subscriptions, self._each_subscription(
+                subscriptions, lambda s: list(self.registries.list_cmk_registries(s))), strict=True):
+            if isinstance(listed, RotationError):
+                problems.append(RunProblem(f"/subscriptions/{subscription_id}", listed.reason, listed.transient,
+                                           listed.message))
                 continue
             found.extend(
                 r for r in listed
@@ -205,6 +231,22 @@ class RotationEngine:
                 and (scope.key is None or (r.key_id is not None and r.key_id.key == scope.key))
             )
         return sorted(found, key=lambda r: r.id.lower())
+
+    @staticmethod
+    def _each_subscription(subscriptions: list[str], read: Callable[[str], list[Any]]) -> list[Any]:
+        """One listing per subscription, a few at a time (each is a round trip or more); errors as values."""
+        def attempt(subscription_id: str) -> list[Any] | RotationError:
+            try:
+                return read(subscription_id)
+            except RotationError as exc:
+                return exc
+
+        if len(subscriptions) <= 1:
+            return [attempt(s) for s in subscriptions]
+        with ThreadPoolExecutor(max_workers=min(LIST_WORKERS, len(subscriptions))) as pool:
+            # A context copy per call (one context cannot be entered twice at once): spans stay in the run.
+            contexts = [contextvars.copy_context() for _ in subscriptions]
+            return list(pool.map(lambda c, s: c.run(attempt, s), contexts, subscriptions))
 
     def _discover_one(self, ref: RegistryRef, problems: list[RunProblem]) -> list[Registry]:
         try:
@@ -267,7 +309,7 @@ class RotationEngine:
     # --- Apply and verify ------------------------------------------------------------------------
 
     def _apply(self, decisions: list[Decision], keys: dict[KeyRef, KeyObservation], report: RunReport,
-               start_by: datetime | None, targets: dict[str, ManualTarget]) -> list[Outcome]:
+               start_by: datetime | None, targets: dict[str, ManualTarget], queued: bool = False) -> list[Outcome]:
         outcomes: dict[int, Outcome] = {}
         jobs: dict[int, Decision] = {}
         for index, decision in enumerate(decisions):
@@ -283,9 +325,22 @@ class RotationEngine:
             held = self._hold_after_failed_canaries(jobs, canaries, outcomes, report)
             outcomes.update(held)
             jobs = {i: d for i, d in jobs.items() if i not in canaries and i not in held}
-        if jobs:
+        if jobs and queued:  # canaries above stayed in-process: a failed one still holds its key back
+            outcomes.update(self._enqueue(jobs, report))
+        elif jobs:
             outcomes.update(self._apply_concurrently(jobs, keys, report, start_by, targets))
         return [outcomes[i] for i in range(len(decisions))]
+
+    def _enqueue(self, jobs: dict[int, Decision], report: RunReport) -> dict[int, Outcome]:
+        assert self.dispatch is not None
+        messages = [RotationMessage(d.registry.id, d.to_version, report.trigger, report.correlation_id,
+                                    report.dry_run) for d in jobs.values()]
+        try:
+            self.dispatch.enqueue(messages)
+        except RotationError as exc:  # transient: Event Grid redelivers, the next sweep tries again
+            return {i: self._outcome(d, Result.FAILED, report, reason=Reason.QUEUE_UNAVAILABLE, transient=True,
+                                     detail=exc.message) for i, d in jobs.items()}
+        return {i: self._outcome(d, Result.PLANNED, report, reason=Reason.QUEUED) for i, d in jobs.items()}
 
     def _hold_after_failed_canaries(self, jobs: dict[int, Decision], canaries: dict[int, Decision],
                                     outcomes: dict[int, Outcome], report: RunReport) -> dict[int, Outcome]:

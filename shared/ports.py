@@ -11,6 +11,7 @@ from typing import Protocol
 from shared.armids import RegistryRef
 from shared.keyids import KeyRef
 from shared.model import KeyDetails, KeyVersion, Registry, VaultAccess
+from shared.queue_messages import RotationMessage
 
 
 class KeyVaultPort(Protocol):
@@ -57,4 +58,12 @@ class AccessPort(Protocol):
         ...
 
     def role_ids(self, principal_id: str, vault_id: str, key_name: str) -> frozenset[str]:
+        ...
+
+
+class DispatchPort(Protocol):
+    """The opt-in rotation queue: one message per registry, applied by ``apply_rotation``."""
+
+    def enqueue(self, messages: list[RotationMessage]) -> None:
+        """Send every message or raise (TemporaryError) naming how many were sent."""
         ...

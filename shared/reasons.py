@@ -47,3 +47,7 @@ class Reason(StrEnum):
     SERVICE_ERROR = "SERVICE_ERROR"  # 5xx or connection trouble past our retries
     VERIFICATION_FAILED = "VERIFICATION_FAILED"  # after the update, the registry does not use the target
     KEY_ROTATION_FAILED = "KEY_ROTATION_FAILED"  # auto-rotate could not create a new key version
+    # The opt-in queue (ROTATION_QUEUE_NAME).
+    QUEUED = "QUEUED"  # handed to the rotation queue; apply_rotation records what happened
+    QUEUE_UNAVAILABLE = "QUEUE_UNAVAILABLE"  # the rotation queue refused the message
+    RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"  # the message failed on every delivery the host allows

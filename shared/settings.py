@@ -10,6 +10,7 @@ from shared.errors import ConfigurationError
 from shared.keyids import ENDPOINTS, Cloud, CloudEndpoints
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_QUEUE_NAME = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")  # Azure Storage queue naming rules
 _RESOURCE_GROUP = re.compile(r"^[-\w._()]{1,90}$")
 
 # Every app setting the engine reads, with its default (infra sets each of them).
@@ -24,6 +25,7 @@ DEFAULTS: dict[str, str] = {
     "ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION": "50",
     "ROTATION_EVENT_BUDGET_SECONDS": "20",
     "ROTATION_HTTP_TIMEOUT_SECONDS": "60",
+    "ROTATION_QUEUE_NAME": "",
     "AZURE_CLOUD": "AzureCloud",
 }
 
@@ -41,6 +43,7 @@ class Settings:
     event_budget_s: float = 20.0  # Event Grid waits 30 s; keep a margin for the answer
     http_timeout_s: float = 60.0  # read timeout per Azure call; a slower answer is retried by azure-core
     cloud: Cloud = Cloud.PUBLIC
+    queue_name: str = ""  # set: events and sweeps enqueue one message per registry (apply_rotation applies)
 
     @property
     def endpoints(self) -> CloudEndpoints:
@@ -76,6 +79,14 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
 
+def _queue_name(env: Mapping[str, str]) -> str:
+    name = env.get("ROTATION_QUEUE_NAME", "").strip()
+    if name and not _QUEUE_NAME.match(name):
+        raise ConfigurationError(f"ROTATION_QUEUE_NAME must be 3-63 lower-case letters, digits and single hyphens, "
+                                 f"starting and ending with a letter or digit, not {name!r}")
+    return name
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     subs = _list(env, "ROTATION_SUBSCRIPTION_IDS")
     for sub in subs:
@@ -108,5 +119,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         max_parallel_per_subscription=int(_number(env, "ROTATION_MAX_PARALLEL_PER_SUBSCRIPTION", 1, 200)),
         event_budget_s=_number(env, "ROTATION_EVENT_BUDGET_SECONDS", 1, 25),
         http_timeout_s=_number(env, "ROTATION_HTTP_TIMEOUT_SECONDS", 1, 300),
+        queue_name=_queue_name(env),
         cloud=clouds[cloud_name.lower()],
     )

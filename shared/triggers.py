@@ -16,6 +16,7 @@ from shared.errors import BadRequest, ConfigurationError
 from shared.events import EventEnvelope, IgnoredEvent, InvalidEvent, parse_key_event
 from shared.manual import parse_rotate_body
 from shared.outcomes import RunReport
+from shared.queue_messages import DEFAULT_MAX_DEQUEUE, InvalidMessage, parse_message
 from shared.status import build_status
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,30 @@ def key_event(envelope: EventEnvelope, engine_factory: EngineFactory = _default_
 def sweep(engine_factory: EngineFactory = _default_engine) -> RunReport:
     """The timer's sweep. Failures are recorded as outcomes; the next sweep tries again."""
     return engine_factory().sweep()
+
+
+def apply_rotation(body: bytes | str, dequeue_count: int, max_dequeue: int = DEFAULT_MAX_DEQUEUE,
+                   engine_factory: EngineFactory = _default_engine) -> RunReport | None:
+    """One registry from the rotation queue. Raises ``RetryLater`` for transient failures while the host
+    will deliver again; on the last delivery it records a failed outcome instead, since the host would
+    otherwise move the message to the poison queue without a word."""
+    try:
+        message = parse_message(body)
+    except InvalidMessage as exc:
+        log.error("dropping a malformed rotation message (no retry can fix it): %s", exc)
+        return None
+    engine = engine_factory()
+    if dequeue_count > max_dequeue:  # the host was configured for more deliveries than we were told
+        return engine.give_up(message, dequeue_count, "delivered more often than maxDequeueCount")
+    report = engine.apply_queued(message)
+    if not report.needs_retry:
+        return report
+    if dequeue_count >= max_dequeue:
+        failed = [o for o in report.outcomes if o.transient] or report.outcomes
+        detail = f"{failed[0].reason.value}: {failed[0].detail}" if failed else str(report.counts())
+        return engine.give_up(message, dequeue_count, detail)
+    raise RetryLater(f"transient failure applying {message.registry_id} (delivery {dequeue_count}): "
+                     f"{report.counts()}")
 
 
 def _error(status: int, message: str, field: str | None = None, **extra: Any) -> tuple[int, dict[str, Any]]:

@@ -1,0 +1,31 @@
+"""The benchmark's code paths at tiny sizes, so they don't rot: shapes and correctness, never speed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.__main__ import BENCH_KEYS, bench_line, figures, table
+
+pytestmark = pytest.mark.standin
+
+
+def test_every_figure_runs_small_and_the_bench_line_has_the_issues_shape() -> None:
+    results = figures(small=True)
+    line = bench_line(results)
+    assert line.startswith("BENCH ") and "\n" not in line
+    shaped = json.loads(line.removeprefix("BENCH "))
+    for figure, keys in BENCH_KEYS.items():
+        assert set(keys) <= set(shaped[figure])
+        assert all(isinstance(v, int | float) and not isinstance(v, bool) for v in shaped[figure].values())
+    fanout = results["fanout"]
+    assert fanout["verified"] == fanout["rotated"] == fanout["registries"]  # every registry moved and verified
+    steady = results["sweep_steady"]
+    assert steady["unchanged"] == steady["diagnosed"] == steady["registries"]
+    assert steady["registry_reads"] == 0  # no call per registry
+    assert steady["calls_by_kind"]["registry_list"] == steady["subscriptions"] * steady["pages_per_subscription"]
+    throttled = results["sweep_throttled"]
+    assert throttled["failed"] == 0 and throttled["rotated"] == throttled["registries"]
+    assert results["memory"]["unchanged"] == results["memory"]["registries"]
+    assert "fanout" in table(results)
