@@ -270,8 +270,10 @@ class RotationEngine:
         if not wanted:
             return {}
         refs = sorted(wanted, key=str)
+        contexts = [contextvars.copy_context() for _ in refs]  # Key Vault reads belong to the run's trace
         with ThreadPoolExecutor(max_workers=min(8, len(refs))) as pool:
-            observed = pool.map(lambda ref: observe_key(self.keyvault, ref, now, frozenset(wanted[ref])), refs)
+            observed = pool.map(lambda ref, ctx: ctx.run(observe_key, self.keyvault, ref, now, frozenset(wanted[ref])),
+                                refs, contexts)
             return dict(zip(refs, observed, strict=True))
 
     # --- Auto-rotation of keys (off by default) --------------------------------------------------

@@ -67,8 +67,6 @@ def test_cli_sweep_exports_events_metrics_and_sdk_dependencies_in_one_operation(
     assert_no_secrets(run.stdout + run.stderr + envelope_contents(telemetry), az)
 
 
-@pytest.mark.xfail(strict=True, reason="engine._observe_keys maps keys on a ThreadPoolExecutor without "
-                   "contextvars.copy_context(), so Key Vault reads start operations of their own")
 def test_key_vault_reads_are_dependencies_of_the_run_too(az, estate, app_env) -> None:
     operation, telemetry, _ = sweep_telemetry(az, estate, app_env)
     assert ("GET", "kv-acr-demo.vault.azure.net") in http_calls(telemetry, operation)
