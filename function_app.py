@@ -6,12 +6,11 @@ from pathlib import Path
 
 import azure.functions as func
 
-from shared import telemetry, triggers
+from shared import logsetup, triggers
 from shared.events import envelope_from_function_event
-from shared.queue_messages import max_dequeue_count
 
 # The worker exports logs (Azure Monitor, configured by the worker itself): keep SDK request logging out of it.
-telemetry.quiet_azure_loggers()
+logsetup.quiet_azure_loggers()
 app = func.FunctionApp()
 
 
@@ -41,6 +40,8 @@ def status(req: func.HttpRequest) -> func.HttpResponse:
 # Opt-in fan-out (ROTATION_QUEUE_NAME): registered only when set, since the host cannot start a queue
 # trigger whose queue name resolves to nothing; unset, events and sweeps apply in-process.
 if os.environ.get("ROTATION_QUEUE_NAME", "").strip():
+    from shared.queue_messages import max_dequeue_count
+
     MAX_DEQUEUE = max_dequeue_count(Path(__file__).with_name("host.json"))
 
     @app.queue_trigger(arg_name="msg", queue_name="%ROTATION_QUEUE_NAME%", connection="AzureWebJobsStorage")

@@ -28,9 +28,10 @@ from shared.adapters.registries import RegistryAdapter
 from shared.engine import MAX_WORKERS, OutcomeSink, RotationEngine
 from shared.errors import ConfigurationError
 from shared.keyids import Cloud
+from shared.logsetup import quiet_azure_loggers
 from shared.ports import DispatchPort, KeyVaultPort
 from shared.settings import Settings, load_settings
-from shared.telemetry import TelemetrySink, quiet_azure_loggers
+from shared.telemetry import TelemetrySink
 
 USER_AGENT = "acr-cmk-rotation/0.1"
 _AUTHORITY = {

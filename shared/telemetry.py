@@ -18,6 +18,7 @@ from opentelemetry import metrics, trace
 
 from shared.engine import OutcomeSink
 from shared.keyids import KeyRef
+from shared.logsetup import quiet_azure_loggers
 from shared.metrics import RotationMetrics, VersionInUse, version_in_use
 from shared.model import KeyDetails, KeyVersion
 from shared.outcomes import Outcome, RunReport, alert_to_dict
@@ -165,13 +166,6 @@ def running_in_functions(env: Mapping[str, str]) -> bool:
     """The Functions worker configures Azure Monitor itself (PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY)."""
     return bool(env.get("FUNCTIONS_WORKER_RUNTIME")) or \
         env.get("PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY", "").lower() == "true"
-
-
-def quiet_azure_loggers() -> None:
-    """At INFO the SDK logs every request, the exporter's own included: exported, logged again, forever."""
-    azure_logger = logging.getLogger("azure")
-    if azure_logger.level == logging.NOTSET:  # an operator's explicit level (e.g. DEBUG) is kept
-        azure_logger.setLevel(logging.WARNING)
 
 
 def configure_for_cli(env: Mapping[str, str] | None = None) -> bool:

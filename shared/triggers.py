@@ -9,18 +9,18 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.engine import RotationEngine
 from shared.errors import BadRequest, ConfigurationError
 from shared.events import EventEnvelope, IgnoredEvent, InvalidEvent, parse_key_event
-from shared.manual import parse_rotate_body
-from shared.outcomes import RunReport
 from shared.queue_messages import DEFAULT_MAX_DEQUEUE, InvalidMessage, parse_message
-from shared.status import build_status
+
+if TYPE_CHECKING:  # the engine and its model load with the engine, on first use, not at function indexing
+    from shared.engine import RotationEngine
+    from shared.outcomes import RunReport
 
 log = logging.getLogger(__name__)
-EngineFactory = Callable[[], RotationEngine]
+EngineFactory = Callable[[], "RotationEngine"]
 
 
 class RetryLater(Exception):
@@ -86,47 +86,50 @@ def _error(status: int, message: str, field: str | None = None, **extra: Any) ->
     return status, {"error": error}
 
 
-def rotate(body: bytes, engine_factory: EngineFactory = _default_engine) -> tuple[int, dict[str, Any]]:
-    """A manual run (HTTP or CLI): 200 with the outcomes, 400 naming the bad field, never a stack trace."""
+def _answered(what: str, produce: Callable[[str], dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+    """200 with what ``produce`` returns; 400 naming the bad field; 500 with a message, never a stack trace."""
     correlation_id = str(uuid.uuid4())
     try:
-        engine = engine_factory()
-        request = parse_rotate_body(body, engine.settings)
-        return 200, engine.run_manual(request, correlation_id).to_dict()
+        return 200, produce(correlation_id)
     except BadRequest as exc:
         return _error(400, exc.message, exc.field)
     except ConfigurationError as exc:
         log.error("configuration error: %s", exc)
         return _error(500, f"configuration error: {exc}", correlationId=correlation_id)
     except Exception:
-        log.exception("manual run %s failed", correlation_id)
+        log.exception("%s %s failed", what, correlation_id)
         return _error(500, "internal error; see the logs for this correlation id", correlationId=correlation_id)
+
+
+def rotate(body: bytes, engine_factory: EngineFactory = _default_engine) -> tuple[int, dict[str, Any]]:
+    """A manual run (HTTP or CLI): 200 with the outcomes, 400 naming the bad field, never a stack trace."""
+
+    def run(correlation_id: str) -> dict[str, Any]:
+        from shared.manual import parse_rotate_body
+
+        engine = engine_factory()
+        return engine.run_manual(parse_rotate_body(body, engine.settings), correlation_id).to_dict()
+
+    return _answered("manual run", run)
 
 
 def cli_sweep(dry_run: bool, engine_factory: EngineFactory = _default_engine) -> tuple[int, dict[str, Any]]:
     """The sweep, run by an operator: same errors-as-answers contract as ``rotate``."""
-    correlation_id = str(uuid.uuid4())
-    try:
-        return 200, engine_factory().sweep(dry_run=dry_run, correlation_id=correlation_id).to_dict()
-    except ConfigurationError as exc:
-        return _error(500, f"configuration error: {exc}", correlationId=correlation_id)
-    except Exception:
-        log.exception("sweep %s failed", correlation_id)
-        return _error(500, "internal error; see the logs for this correlation id", correlationId=correlation_id)
+    return _answered("sweep", lambda correlation_id: engine_factory().sweep(
+        dry_run=dry_run, correlation_id=correlation_id).to_dict())
 
 
 def status(engine_factory: EngineFactory = _default_engine) -> tuple[int, dict[str, Any]]:
-    correlation_id = str(uuid.uuid4())
-    try:
+    """Inventory, newest usable versions, expiry and problems of every CMK registry in scope."""
+
+    def report(_: str) -> dict[str, Any]:
+        from shared.status import build_status
+
         engine = engine_factory()
         registries, keys, problems = engine.observe()
-        report = build_status(registries, keys, engine.clock(), engine.settings.near_expiry_days,
-                              engine.diagnose(registries, keys))
-        report["problems"] = [{"scope": p.scope, "reason": p.reason.value, "detail": p.detail} for p in problems]
-        return 200, report
-    except ConfigurationError as exc:
-        log.error("configuration error: %s", exc)
-        return _error(500, f"configuration error: {exc}", correlationId=correlation_id)
-    except Exception:
-        log.exception("status %s failed", correlation_id)
-        return _error(500, "internal error; see the logs for this correlation id", correlationId=correlation_id)
+        found = build_status(registries, keys, engine.clock(), engine.settings.near_expiry_days,
+                             engine.diagnose(registries, keys))
+        found["problems"] = [{"scope": p.scope, "reason": p.reason.value, "detail": p.detail} for p in problems]
+        return found
+
+    return _answered("status", report)
