@@ -24,5 +24,7 @@ def test_demo_moves_the_pinned_registry_and_alerts() -> None:
     assert "acroptedout     skipped   OPTED_OUT" in out
     assert "registry updates sent by the redelivery: 0" in out
     assert "ALERT warning" in out and "used by acrpinned, acrversionless" in out
+    assert "custom events: KeyExpiryAlert" in out and "RegistryKeyRotation" in out and "RotationRun" in out
+    assert "Azure SDK HTTP calls" in out and "cmk_rotations" in out
     assert "Unexpected egress: none." in out
     assert "Traceback" not in run.stderr
