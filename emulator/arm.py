@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from emulator import arm_registries, arm_resources
+from emulator import arm_graph, arm_registries, arm_resources
 from emulator.arm_common import error
 from emulator.world import Request, Response, World
 
@@ -29,6 +29,7 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^{_RG}/microsoft\.managedidentity/userassignedidentities/{_SEG}/?$", _I), "identity"),
     (re.compile(r"^(.*)/providers/microsoft\.authorization/roleassignments/([^/]+)/?$", _I), "role_assignment"),
     (re.compile(r"^(.*)/providers/microsoft\.authorization/roleassignments/?$", _I), "role_assignments"),
+    (re.compile(r"^/providers/microsoft\.resourcegraph/resources/?$", _I), "graph"),
 ]
 MANAGEMENT_AUDIENCES = ("https://management.azure.com", "https://management.core.windows.net",
                         "https://management.chinacloudapi.cn", "https://management.core.chinacloudapi.cn",
@@ -131,9 +132,13 @@ def _role_assignments(world: World, req: Request, sub: str | None, g: tuple[str,
     return _method_check(req, ("GET",)) or arm_resources.list_role_assignments(world, req, g[0])
 
 
+def _graph(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: bool) -> Response:
+    return _method_check(req, ("POST",)) or arm_graph.query(world, req)
+
+
 _ROUTE_HANDLERS: dict[str, Handler] = {
     "subscriptions": _subs, "subscription": _sub, "regs_sub": _regs_sub, "regs_rg": _regs_rg,
     "registry": _registry, "operation": _operation, "vault": _vault, "vaults_sub": _vaults_sub,
     "identity": _identity,
-    "role_assignment": _role_assignment, "role_assignments": _role_assignments,
+    "role_assignment": _role_assignment, "role_assignments": _role_assignments, "graph": _graph,
 }

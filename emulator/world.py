@@ -178,6 +178,7 @@ class Settings:
     throttling: bool = False
     versionless_lag_s: float = 0
     arm_page_size: int = 100  # registries per list page before nextLink
+    graph_lag_s: float = 0  # > 0: Resource Graph answers from a snapshot refreshed this often (it lags ARM)
     # ARM token buckets per (subscription, principal): burst size and refill per second.
     arm_read_burst: int = 250
     arm_read_rate: float = 25.0
