@@ -29,7 +29,7 @@ from shared.engine import MAX_WORKERS, OutcomeSink, RotationEngine
 from shared.errors import ConfigurationError
 from shared.keyids import Cloud
 from shared.logsetup import quiet_azure_loggers
-from shared.ports import DispatchPort, KeyVaultPort
+from shared.ports import DispatchPort, InventoryPort, KeyVaultPort
 from shared.settings import Settings, load_settings
 from shared.telemetry import TelemetrySink
 
@@ -139,6 +139,27 @@ def rotation_queue(settings: Settings, env: Mapping[str, str], clients: AzureCli
     return QueueDispatcher(client)
 
 
+def resource_graph(settings: Settings, clients: AzureClients) -> InventoryPort:
+    """The opt-in discovery (ROTATION_DISCOVERY=resourcegraph). Imported only then: cold starts stay as they were."""
+    from azure.mgmt.resourcegraph import ResourceGraphClient
+
+    from shared.adapters.graph import GraphAdapter
+
+    built: list[ResourceGraphClient] = []
+    lock = threading.Lock()
+
+    def client() -> ResourceGraphClient:
+        with lock:
+            if not built:
+                base = settings.endpoints.resource_manager
+                # No ARM pacing policy: Resource Graph has a quota of its own, which the adapter follows.
+                built.append(ResourceGraphClient(clients.credential, base_url=base,
+                                                 credential_scopes=[base + "/.default"], **clients._common()))
+            return built[0]
+
+    return GraphAdapter(client, settings.endpoints.key_vault_suffixes)
+
+
 def build_engine(env: Mapping[str, str] | None = None, credential: Any = None,
                  sink: OutcomeSink | None = None) -> RotationEngine:
     env = os.environ if env is None else env
@@ -156,6 +177,7 @@ def build_engine(env: Mapping[str, str] | None = None, credential: Any = None,
         sink=sink,
         access=AccessAdapter(clients.vaults_client, clients.authorization_client),
         dispatch=rotation_queue(settings, env, clients) if settings.queue_name else None,
+        inventory=resource_graph(settings, clients) if settings.discovery == "resourcegraph" else None,
     )
 
 

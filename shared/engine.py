@@ -30,7 +30,7 @@ from shared.model import KeyObservation, Registry, VaultAccess
 from shared.observe import observe_key
 from shared.outcomes import KeyVersionCreated, Outcome, RunProblem, RunReport
 from shared.planner import Action, Decision, ManualTarget, expiry_alerts, plan, plan_registry, version_needing_successor
-from shared.ports import AccessPort, DispatchPort, KeyVaultPort, RegistryPort
+from shared.ports import AccessPort, DispatchPort, InventoryPort, KeyVaultPort, RegistryPort
 from shared.queue_messages import RotationMessage
 from shared.reasons import Reason, Result, Trigger
 from shared.settings import Settings
@@ -70,8 +70,10 @@ class _Scope:
 class RotationEngine:
     def __init__(self, keyvault: KeyVaultPort, registries: RegistryPort, settings: Settings,
                  clock: Clock = utc_now, sink: OutcomeSink | None = None, locks: KeyedLocks = PROCESS_LOCKS,
-                 access: AccessPort | None = None, dispatch: DispatchPort | None = None) -> None:
+                 access: AccessPort | None = None, dispatch: DispatchPort | None = None,
+                 inventory: InventoryPort | None = None) -> None:
         self.keyvault = keyvault
+        self.inventory = inventory  # set: one Resource Graph query lists every subscription in scope
         self.dispatch = dispatch  # set: events and sweeps enqueue their updates instead of applying them
         self.access = access
         self.registries = registries
@@ -219,18 +221,27 @@ class RotationEngine:
             problems.append(RunProblem("subscriptions", exc.reason, exc.transient, exc.message))
             return []
         found: list[Registry] = []
-        for subscription_id, listed in zip(subscriptions, self._each_subscription(
-                subscriptions, lambda s: list(self.registries.list_cmk_registries(s))), strict=True):
-            if isinstance(listed, RotationError):
-                problems.append(RunProblem(f"/subscriptions/{subscription_id}", listed.reason, listed.transient,
-                                           listed.message))
-                continue
-            found.extend(
-                r for r in listed
-                if self.settings.in_scope(r.subscription_id, r.resource_group)
-                and (scope.key is None or (r.key_id is not None and r.key_id.key == scope.key))
-            )
-        return sorted(found, key=lambda r: r.id.lower())
+        if self.inventory is not None:
+            # One query for the whole scope. Its data may lag ARM: harmless, as every registry is read
+            # again with a GET right before it is written, so a stale listing never causes a wrong write.
+            try:
+                found = self.inventory.list_cmk_registries_in(subscriptions)
+            except RotationError as exc:
+                problems.append(RunProblem("resourcegraph", exc.reason, exc.transient, exc.message))
+        else:
+            for subscription_id, listed in zip(subscriptions, self._each_subscription(
+                    subscriptions, lambda s: list(self.registries.list_cmk_registries(s))), strict=True):
+                if isinstance(listed, RotationError):
+                    problems.append(RunProblem(f"/subscriptions/{subscription_id}", listed.reason, listed.transient,
+                                               listed.message))
+                    continue
+                found.extend(listed)
+        wanted = {s.lower() for s in subscriptions}
+        return sorted((r for r in found
+                       if r.subscription_id.lower() in wanted
+                       and self.settings.in_scope(r.subscription_id, r.resource_group)
+                       and (scope.key is None or (r.key_id is not None and r.key_id.key == scope.key))),
+                      key=lambda r: r.id.lower())
 
     @staticmethod
     def _each_subscription(subscriptions: list[str], read: Callable[[str], list[Any]]) -> list[Any]:

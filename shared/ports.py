@@ -5,7 +5,7 @@ Every method raises ``shared.errors.TemporaryError`` or ``PermanentError``, neve
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from shared.armids import RegistryRef
@@ -48,6 +48,14 @@ class RegistryPort(Protocol):
         """PATCH only ``properties.encryption`` (same identity) and wait for the long-running operation.
 
         Returns the registry as read after the operation finished (None: not read; the engine reads it)."""
+        ...
+
+
+class InventoryPort(Protocol):
+    """Opt-in discovery (ROTATION_DISCOVERY=resourcegraph): every subscription in one paged query."""
+
+    def list_cmk_registries_in(self, subscription_ids: Sequence[str]) -> list[Registry]:
+        """CMK registries of all the given subscriptions the identity can read (the data may lag ARM)."""
         ...
 
 

@@ -26,8 +26,10 @@ DEFAULTS: dict[str, str] = {
     "ROTATION_EVENT_BUDGET_SECONDS": "20",
     "ROTATION_HTTP_TIMEOUT_SECONDS": "60",
     "ROTATION_QUEUE_NAME": "",
+    "ROTATION_DISCOVERY": "list",
     "AZURE_CLOUD": "AzureCloud",
 }
+DISCOVERY_MODES = ("list", "resourcegraph")  # registries.list per subscription | one Resource Graph query
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Settings:
     http_timeout_s: float = 60.0  # read timeout per Azure call; a slower answer is retried by azure-core
     cloud: Cloud = Cloud.PUBLIC
     queue_name: str = ""  # set: events and sweeps enqueue one message per registry (apply_rotation applies)
+    discovery: str = "list"  # "resourcegraph": one Resource Graph query for every subscription in scope
 
     @property
     def endpoints(self) -> CloudEndpoints:
@@ -87,6 +90,14 @@ def _queue_name(env: Mapping[str, str]) -> str:
     return name
 
 
+def _discovery(env: Mapping[str, str]) -> str:
+    mode = env.get("ROTATION_DISCOVERY", "").strip().lower() or DEFAULTS["ROTATION_DISCOVERY"]
+    if mode not in DISCOVERY_MODES:
+        raise ConfigurationError(f"ROTATION_DISCOVERY must be one of {', '.join(DISCOVERY_MODES)}, "
+                                 f"not {env.get('ROTATION_DISCOVERY', '')!r}")
+    return mode
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     subs = _list(env, "ROTATION_SUBSCRIPTION_IDS")
     for sub in subs:
@@ -120,5 +131,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         event_budget_s=_number(env, "ROTATION_EVENT_BUDGET_SECONDS", 1, 25),
         http_timeout_s=_number(env, "ROTATION_HTTP_TIMEOUT_SECONDS", 1, 300),
         queue_name=_queue_name(env),
+        discovery=_discovery(env),
         cloud=clouds[cloud_name.lower()],
     )
