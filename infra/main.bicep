@@ -175,6 +175,7 @@ module storage 'app/storage.bicep' = {
     tags: tags
     name: 'st${resourceToken}'
     containerNames: [deploymentContainerName, deadLetterContainerName]
+    queueNames: empty(rotationQueueName) ? [] : [rotationQueueName]
     vnetEnabled: vnetEnabled
   }
 }

@@ -4,6 +4,8 @@ param name string
 param location string = resourceGroup().location
 param tags object = {}
 param containerNames array
+@description('Storage queues to create (the opt-in rotation queue, when ROTATION_QUEUE_NAME is set).')
+param queueNames array = []
 param vnetEnabled bool = false
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -56,6 +58,17 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
   properties: {
     publicAccess: 'None'
   }
+}]
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = if (!empty(queueNames)) {
+  parent: storage
+  name: 'default'
+}
+
+// The engine sends to the queue before any apply_rotation invocation could create it.
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for q in queueNames: {
+  parent: queueService
+  name: q
 }]
 
 output id string = storage.id
