@@ -30,6 +30,7 @@ CUSTOM_EVENT = "microsoft.custom_event.name"
 ROTATION_EVENT = "RegistryKeyRotation"
 ALERT_EVENT = "KeyExpiryAlert"
 RUN_EVENT = "RotationRun"
+PROBLEM_EVENT = "RotationProblem"
 CONNECTION_STRING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 Property = str | int | float
 
@@ -100,6 +101,12 @@ class TelemetrySink(OutcomeSink):
             props = alert_properties(alert, report)
             log.warning("key %s version %s %s: %s days left", props["key"], props["version"], alert.severity,
                         props["daysLeft"], extra={CUSTOM_EVENT: ALERT_EVENT, **props})
+        for problem in report.problems:  # a failed canary, a subscription not listed, a key version not created
+            log.warning("%s at %s: %s", problem.reason.value, problem.scope, problem.detail,
+                        extra={CUSTOM_EVENT: PROBLEM_EVENT, **_properties({
+                            "scope": problem.scope, "reason": problem.reason.value, "transient": problem.transient,
+                            "detail": problem.detail, "trigger": report.trigger.value,
+                            "correlationId": report.correlation_id})})
         counts = report.counts()
         log.info("run %s (%s): %s", report.correlation_id, report.trigger.value, counts,
                  extra={CUSTOM_EVENT: RUN_EVENT, **run_properties(report)})
