@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, fanout, sweeps
+from bench import cold_start, discovery, fanout, sweeps
 
 HERE = Path(__file__).resolve().parent
 TARGETS = {  # figure -> (key, comparison, bound): the targets, checked here and nowhere else
@@ -26,6 +26,7 @@ BENCH_KEYS = {
     "sweep_throttled": ("registries", "seconds", "bucket_min_s", "vs_bucket_min", "failed"),
     "cold_start": ("app_s", "bare_s", "ratio", "app_rss_mb"),
     "memory": ("registries", "peak_rss_mb"),
+    "discovery": ("registries", "subscriptions", "list_calls", "list_s", "graph_calls", "graph_s", "speedup"),
 }
 
 
@@ -37,6 +38,7 @@ def figures(small: bool) -> dict[str, dict[str, Any]]:
             "sweep_throttled": sweeps.throttled(registries=20, subscriptions=2, keys=2),
             "cold_start": cold_start.run(repetitions=1),
             "memory": sweeps.memory(registries=50, subscriptions=2, keys=2),
+            "discovery": discovery.run(sizes=((40, 2),), keys=2),
         }
     return {
         "fanout": fanout.run(),
@@ -44,6 +46,7 @@ def figures(small: bool) -> dict[str, dict[str, Any]]:
         "sweep_throttled": sweeps.throttled(),
         "cold_start": cold_start.run(),
         "memory": sweeps.memory(),
+        "discovery": discovery.run(),
     }
 
 

@@ -85,6 +85,19 @@ def sweep(args: dict[str, Any]) -> dict[str, Any]:
             "diagnosed": len(report.diagnosis or {}), "failed_examples": failed, "peak_rss_mb": _rss_mb()}
 
 
+def discover(args: dict[str, Any]) -> dict[str, Any]:
+    """The engine's discovery alone, after one warm-up call (the credential's token, the connection)."""
+    from shared.composition import build_engine
+
+    engine = build_engine()
+    engine.registries.list_subscription_ids()
+    started_at = time.time()  # the stand-in stamps requests with its clock: the same wall clock
+    started = time.perf_counter()
+    registries, problems = engine.discover()
+    return {"seconds": time.perf_counter() - started, "started_at": started_at, "found": len(registries),
+            "problems": [p.detail for p in problems]}
+
+
 def import_time(args: dict[str, Any]) -> dict[str, Any]:
     """Seconds and peak RSS to import ``args['modules']`` in this fresh interpreter."""
     import importlib
@@ -104,7 +117,7 @@ def import_time(args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-TASKS = {"event_run": event_run, "naive": naive, "sweep": sweep, "import_time": import_time}
+TASKS = {"event_run": event_run, "naive": naive, "sweep": sweep, "import_time": import_time, "discover": discover}
 
 if __name__ == "__main__":
     task = TASKS[sys.argv[1]]

@@ -60,6 +60,13 @@ param httpTimeoutSeconds string = ''
 @description('ROTATION_QUEUE_NAME: opt-in fan-out through this Storage queue (in the host storage account); empty: in-process.')
 param rotationQueueName string = ''
 
+@description('ROTATION_DISCOVERY: list (registries listed per subscription) or resourcegraph (one Azure Resource Graph query for the whole scope; fewer calls from about 1,000 registries on, see bench/README.md).')
+@allowed([
+  'list'
+  'resourcegraph'
+])
+param discovery string = 'list'
+
 @description('Create the Event Grid subscriptions to on_key_event. Leave false on the first `azd up`: the postdeploy hook sets it once the code is deployed.')
 param createEventSubscriptions bool = false
 
@@ -124,6 +131,7 @@ var rotationSettings = {
   ROTATION_EVENT_BUDGET_SECONDS: eventBudgetSeconds
   ROTATION_HTTP_TIMEOUT_SECONDS: httpTimeoutSeconds
   ROTATION_QUEUE_NAME: rotationQueueName
+  ROTATION_DISCOVERY: discovery
   AZURE_CLOUD: environment().name // AzureCloud, AzureChinaCloud or AzureUSGovernment, as the engine expects
 }
 

@@ -121,6 +121,11 @@ class RotationEngine:
         self._notify(self.sink.run, report)
         return report
 
+    def discover(self) -> tuple[list[Registry], list[RunProblem]]:
+        """Every CMK registry in scope, listed as a sweep lists them (what bench/discovery.py times)."""
+        problems: list[RunProblem] = []
+        return self._discover(_Scope(), problems), problems
+
     def observe(self, key: KeyRef | None = None) -> tuple[list[Registry], dict[KeyRef, KeyObservation],
                                                           list[RunProblem]]:
         """Registries in scope and their keys, read once: what status reports are built from."""

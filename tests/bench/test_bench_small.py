@@ -28,4 +28,7 @@ def test_every_figure_runs_small_and_the_bench_line_has_the_issues_shape() -> No
     throttled = results["sweep_throttled"]
     assert throttled["failed"] == 0 and throttled["rotated"] == throttled["registries"]
     assert results["memory"]["unchanged"] == results["memory"]["registries"]
+    found = results["discovery"]
+    assert found["graph_calls"] == 2 and found["list_calls"] == 1 + found["subscriptions"]  # one query vs per sub
+    assert {r["resourcegraph"]["calls_by_kind"]["graph_query"] for r in found["runs"]} == {1}
     assert "fanout" in table(results)
