@@ -64,6 +64,20 @@ def json_body(req: Request) -> dict[str, Any] | Response:
     return body
 
 
+def write_body(world: World, req: Request, methods: tuple[str, ...], permission: str, rtype: str, rid: str,
+               location_required: bool = False) -> dict[str, Any] | Response:
+    """What every resource write checks first, in ARM's order: method, authorization, a JSON body, location."""
+    if req.method not in methods:
+        return error(405, "MethodNotAllowed", f"The method '{req.method}' is not allowed.")
+    denied = require(world, req, permission, f"{rtype}/write", rid)
+    if denied:
+        return denied
+    body = json_body(req)
+    if isinstance(body, Response) or not location_required or body.get("location"):
+        return body
+    return error(400, "LocationRequired", "The location property is required for this definition.")
+
+
 def lower_rg(resource_id: str) -> str:
     """User-assigned identity ids as ARM hands them back: '/resourcegroups/' in lower case."""
     return RG_RE.sub("/resourcegroups/", resource_id)

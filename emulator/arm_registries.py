@@ -14,7 +14,15 @@ import uuid
 from typing import Any
 
 from emulator import arm_encryption as enc
-from emulator.arm_common import error, iso, json_body, lower_rg, require, resource_not_found, system_data
+from emulator.arm_common import (
+    error,
+    iso,
+    lower_rg,
+    require,
+    resource_not_found,
+    system_data,
+    write_body,
+)
 from emulator.clouds import cloud_for_management
 from emulator.world import Request, Response, World
 
@@ -208,12 +216,7 @@ def registry(world: World, req: Request, sub: str, rg: str, name: str, lro_faile
                 return Response(204)
             world.registry_state.pop(key, None)
         return Response(200)
-    if req.method not in ("PUT", "PATCH"):
-        return error(405, "MethodNotAllowed", f"The method '{req.method}' is not allowed.")
-    denied = require(world, req, "registry/write", f"{RTYPE}/write", rid)
-    if denied:
-        return denied
-    body = json_body(req)
+    body = write_body(world, req, ("PUT", "PATCH"), "registry/write", RTYPE, rid)
     if isinstance(body, Response):
         return body
     with world.lock:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.arm_common import error, iso, json_body, lower_rg, require, resource_not_found, system_data
+from emulator.arm_common import (
+    error,
+    iso,
+    json_body,
+    lower_rg,
+    require,
+    resource_not_found,
+    system_data,
+    write_body,
+)
 from emulator.clouds import cloud_for_management
 from emulator.world import ROLE_NAMES, Request, Response, RoleAssignment, Vault, World, role_id
 
@@ -65,16 +74,9 @@ def vault(world: World, req: Request, sub: str, rg: str, kind: str, name: str) -
         with world.lock:
             world.vaults.pop(existing.host, None)
         return Response(200)
-    if req.method != "PUT":
-        return error(405, "MethodNotAllowed", f"The method '{req.method}' is not allowed.")
-    denied = require(world, req, "arm/write", f"{rtype}/write", rid)
-    if denied:
-        return denied
-    body = json_body(req)
+    body = write_body(world, req, ("PUT",), "arm/write", rtype, rid, location_required=True)
     if isinstance(body, Response):
         return body
-    if not body.get("location"):
-        return error(400, "LocationRequired", "The location property is required for this definition.")
     cloud = cloud_for_management(req.host)
     host = f"{name.lower()}.{cloud.hsm_suffix if hsm else cloud.vault_suffix}"
     with world.lock:
@@ -127,16 +129,9 @@ def user_identity(world: World, req: Request, sub: str, rg: str, name: str) -> R
         if denied:
             return denied
         return Response(200, existing) if existing else resource_not_found(IDENTITY_TYPE, name, rg)
-    if req.method != "PUT":
-        return error(405, "MethodNotAllowed", f"The method '{req.method}' is not allowed.")
-    denied = require(world, req, "arm/write", f"{IDENTITY_TYPE}/write", rid)
-    if denied:
-        return denied
-    body = json_body(req)
+    body = write_body(world, req, ("PUT",), "arm/write", IDENTITY_TYPE, rid, location_required=True)
     if isinstance(body, Response):
         return body
-    if not body.get("location"):
-        return error(400, "LocationRequired", "The location property is required for this definition.")
     with world.lock:
         if existing is None:
             principal = world.add_principal(name)
