@@ -12,7 +12,7 @@ def cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ",".join(str(v) for v in value) or "-"
+        return ", ".join(cell(v) for v in value) or "-"
     text = str(value)
     return text[:12] if len(text) == 32 and text.isalnum() else text  # key versions: short form
 
