@@ -46,7 +46,7 @@ demo: $(STAMP)
 	$(PY) -m emulator.demo
 
 test: $(STAMP) $(CHECKOV_STAMP) $(AZURITE) lint typecheck
-	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov AZURITE=$(AZURITE) $(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import tempfile
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-AZURITE = Path(__file__).resolve().parents[2] / ".tools/node_modules/.bin/azurite-queue"
+ROOT = Path(__file__).resolve().parents[2]
+# `make test` names the binary it installed: then a missing one is a failure, not a skip.
+AZURITE = ROOT / os.environ.get("AZURITE", ".tools/node_modules/.bin/azurite-queue")
 # Azurite's published development account (not a secret: it is the same for everyone).
 ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -27,6 +30,7 @@ def _free_port() -> int:
 def azurite() -> Iterator[str]:
     """A connection string for a running Azurite queue service; stopped after the session."""
     if not AZURITE.exists():
+        assert "AZURITE" not in os.environ, f"AZURITE={AZURITE} does not exist: run `make test`"
         pytest.skip("Azurite is not installed: `make test` installs it (npm install --prefix .tools azurite)")
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="azurite-") as location:
