@@ -54,7 +54,8 @@ def _authenticate(req: Request) -> Response | None:
     return None
 
 
-def handle(world: World, req: Request, lro_failed: bool = False) -> Response:
+def handle(world: World, req: Request, lro_failed: str | None = None) -> Response:
+    """``lro_failed``: a registry update's operation is to fail, leaving this provisioningState."""
     failed = _authenticate(req)
     if failed:
         return failed
@@ -84,55 +85,55 @@ def _method_check(req: Request, allowed: tuple[str, ...]) -> Response | None:
     return error(405, "MethodNotAllowed", f"The method '{req.method}' is not allowed.")
 
 
-Handler = Callable[[World, Request, "str | None", tuple[str, ...], bool], Response]
+Handler = Callable[[World, Request, "str | None", tuple[str, ...], "str | None"], Response]
 
 
-def _subs(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: bool) -> Response:
+def _subs(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: str | None) -> Response:
     return _method_check(req, ("GET",)) or arm_resources.list_subscriptions(world, req)
 
 
-def _sub(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: bool) -> Response:
+def _sub(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: str | None) -> Response:
     return _method_check(req, ("GET",)) or arm_resources.get_subscription(world, req, str(sub))
 
 
-def _regs_sub(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: bool) -> Response:
+def _regs_sub(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: str | None) -> Response:
     return _method_check(req, ("GET",)) or arm_registries.list_registries(world, req, str(sub), None)
 
 
-def _regs_rg(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: bool) -> Response:
+def _regs_rg(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: str | None) -> Response:
     return _method_check(req, ("GET",)) or arm_registries.list_registries(world, req, str(sub), g[1])
 
 
-def _registry(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: bool) -> Response:
+def _registry(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: str | None) -> Response:
     return arm_registries.registry(world, req, str(sub), g[1], g[2], lro)
 
 
-def _operation(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: bool) -> Response:
+def _operation(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: str | None) -> Response:
     return (_method_check(req, ("GET",))
             or arm_registries.operation_status(world, req, str(sub), g[1], g[2], g[3]))
 
 
-def _vault(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: bool) -> Response:
+def _vault(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: str | None) -> Response:
     return arm_resources.vault(world, req, str(sub), g[1], g[2], g[3])
 
 
-def _vaults_sub(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: bool) -> Response:
+def _vaults_sub(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: str | None) -> Response:
     return _method_check(req, ("GET",)) or arm_resources.list_vaults(world, req, str(sub))
 
 
-def _identity(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: bool) -> Response:
+def _identity(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: str | None) -> Response:
     return arm_resources.user_identity(world, req, str(sub), g[1], g[2])
 
 
-def _role_assignment(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: bool) -> Response:
+def _role_assignment(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: str | None) -> Response:
     return arm_resources.role_assignment(world, req, g[0], g[1])
 
 
-def _role_assignments(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: bool) -> Response:
+def _role_assignments(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: str | None) -> Response:
     return _method_check(req, ("GET",)) or arm_resources.list_role_assignments(world, req, g[0])
 
 
-def _graph(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: bool) -> Response:
+def _graph(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: str | None) -> Response:
     return _method_check(req, ("POST",)) or arm_graph.query(world, req)
 
 

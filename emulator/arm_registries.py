@@ -52,6 +52,7 @@ def settle(world: World, key: str) -> dict[str, Any] | None:
         state["op"] = None
         if op["failed"]:
             reg = world.registries[key] = op["previous"]  # the update never happened
+            reg["properties"]["provisioningState"] = op["failed"]
         else:
             reg["properties"]["provisioningState"] = "Succeeded"
     enc.follow_versionless(world, reg["properties"].get("encryption") or {})
@@ -65,7 +66,7 @@ def _status_url(req: Request, rid: str, op_id: str) -> str:
 
 
 def _start_op(world: World, req: Request, key: str, rid: str, kind: str, seconds: float,
-              previous: dict[str, Any] | None, failed: bool) -> str:
+              previous: dict[str, Any] | None, failed: str | None) -> str:
     op_id = f"registries-{uuid.uuid1()}"
     world.operations[op_id] = {"registry": key, "kind": kind, "done_at": world.now() + seconds,
                                "failed": failed, "previous": previous}
@@ -197,7 +198,7 @@ def _reorder(reg: dict[str, Any]) -> None:
     reg.update(items)
 
 
-def registry(world: World, req: Request, sub: str, rg: str, name: str, lro_failed: bool) -> Response:
+def registry(world: World, req: Request, sub: str, rg: str, name: str, lro_failed: str | None) -> Response:
     rid = _rid(sub, rg, name)
     key = rid.lower()
     if req.method == "GET":
@@ -257,7 +258,7 @@ def _create(world: World, req: Request, rid: str, key: str, name: str, body: dic
     world.registries[key] = reg
     world.registry_state[key] = state
     # Creation completes at once (a real one takes ~10 s): seeding thousands of registries stays fast.
-    url = _start_op(world, req, key, rid, "create", 0.0, None, False)
+    url = _start_op(world, req, key, rid, "create", 0.0, None, None)
     return Response(201, copy.deepcopy(reg), {"Azure-AsyncOperation": url})
 
 

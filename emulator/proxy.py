@@ -136,7 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         if world.settings.latency_ms:
             time.sleep(world.settings.latency_ms / 1000.0)
-        resp, lro_failed = None, False
+        resp, lro_failed = None, None
         fault = limits.take_fault(world, req.method, host, req.path)
         if fault is not None:
             if fault.delay_s:
@@ -146,7 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reset()
                 return
             if fault.lro_failed:
-                lro_failed = True
+                lro_failed = fault.lro_failed_state
             elif fault.status is not None:
                 resp = limits.fault_response(service, fault)
         if service == "arm":
@@ -171,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
         found = self.server.world.tokens.get(auth[7:].strip())
         return found if found else (None, None)
 
-    def _dispatch(self, service: str, req: Request, lro_failed: bool) -> Response:
+    def _dispatch(self, service: str, req: Request, lro_failed: str | None) -> Response:
         world = self.server.world
         try:
             if service == "arm":

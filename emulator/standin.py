@@ -114,8 +114,10 @@ class AzureStandIn:
 
     def inject_fault(self, method: str | None = None, host: str | None = None, path_contains: str | None = None,
                      status: int | None = 500, retry_after: float | None = None, times: int = 1,
-                     reset: bool = False, delay_s: float = 0, lro_failed: bool = False) -> Fault:
-        fault = Fault(method, host, path_contains, status, retry_after, times, reset, delay_s, lro_failed)
+                     reset: bool = False, delay_s: float = 0, lro_failed: bool = False,
+                     lro_failed_state: str = "Succeeded") -> Fault:
+        fault = Fault(method, host, path_contains, status, retry_after, times, reset, delay_s, lro_failed,
+                      lro_failed_state)
         with self.world.lock:
             self.world.faults.append(fault)
         return fault

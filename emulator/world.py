@@ -164,6 +164,9 @@ class Fault:
     reset: bool
     delay_s: float
     lro_failed: bool = False  # the matching PATCH is accepted but its operation ends Failed
+    # The registry's provisioningState after that failure. ACR's is not documented: "Succeeded" models a
+    # rollback to the previous state, "Failed" the shape most ARM providers use.
+    lro_failed_state: str = "Succeeded"
 
     def matches(self, method: str, host: str, path: str) -> bool:
         return ((self.method is None or self.method.upper() == method.upper())

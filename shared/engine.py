@@ -459,7 +459,7 @@ class RotationEngine:
             return self._outcome(again, again.result or Result.UNCHANGED, report)
         assert fresh.key_id is not None and again.to_version is not None
         target_uri = fresh.key_id.key.uri(again.to_version)
-        # The adapter's read after the operation (the poller's final GET) is the verification read.
+        # The adapter's last read of the operation (a GET of the registry) is the verification read.
         after = self.registries.update_key(fresh, target_uri, self.settings.poll_interval_s)
         if after is None:
             after = self.registries.get_registry(ref)

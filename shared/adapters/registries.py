@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.rest import HttpRequest
 from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 from azure.mgmt.containerregistry.models import (
     EncryptionProperty,
@@ -14,7 +15,7 @@ from azure.mgmt.containerregistry.models import (
     RegistryPropertiesUpdateParameters,
     RegistryUpdateParameters,
 )
-from azure.mgmt.core.polling.arm_polling import ARMPolling
+from azure.mgmt.core.polling.arm_polling import ARMPolling, BodyContentPolling
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
 from shared.adapters.errors import describe, translate
@@ -30,14 +31,26 @@ def _error(exc: Exception, what: str, rejected: Reason = Reason.UPDATE_REJECTED)
                      rejected=rejected)
 
 
-class WaitFirstPolling(ARMPolling):
-    """azure-core's ARM polling, but waiting one interval before the first status read: azure-core reads at
-    once, an ACR update never finishes that fast (about 10 s), and each read spends a token of ARM's
-    per-subscription read bucket."""
+class RegistryStatePolling(ARMPolling):
+    """azure-core's ARM polling of the registry resource itself (its provisioningState: Updating, then
+    Succeeded), instead of the Azure-AsyncOperation status URL followed by a final GET of the registry.
+
+    Why: each read spends a token of ARM's per-subscription read bucket (25/s), and an update already
+    costs the re-read before writing. Polling the registry makes the last poll the verification read:
+    two reads per update instead of three. The status URL is kept, read only when an update did not
+    land, for ACR's own error message.
+
+    Also waits one interval before the first read: azure-core reads at once, and an ACR update never
+    finishes that fast (about 10 s)."""
 
     def __init__(self, interval_s: float) -> None:
-        super().__init__(interval_s)
+        super().__init__(interval_s, lro_algorithms=[BodyContentPolling()])
         self.wait_first_s = interval_s
+        self.operation_status_url: str | None = None
+
+    def initialize(self, client: Any, initial_response: Any, deserialization_callback: Any) -> None:
+        self.operation_status_url = initial_response.http_response.headers.get("Azure-AsyncOperation")
+        super().initialize(client, initial_response, deserialization_callback)
 
     def run(self) -> None:
         if not self.finished():
@@ -85,23 +98,55 @@ class RegistryAdapter:
             )
         )
         client = self._acr_for(registry.subscription_id)
+        polling = RegistryStatePolling(poll_interval_s)
         try:
             poller = client.registries.begin_update(registry.resource_group, registry.name, parameters,
-                                                    polling=WaitFirstPolling(poll_interval_s))
+                                                    polling=polling)
         except AzureError as exc:
             raise _error(exc, f"updating registry {registry.name}") from None
         try:
-            after = poller.result()  # ARM polling ends with a GET of the registry: the verification read
+            after = poller.result()  # the last poll is a GET of the registry: the verification read
         except HttpResponseError as exc:
             if exc.status_code is not None and exc.status_code < 400:
-                # The operation itself ended Failed (its status poll answered 200): ACR gave up on this
-                # attempt and kept the old key; a later attempt may succeed.
-                raise TemporaryError(Reason.UPDATE_FAILED,
-                                     f"the update of {registry.name} ended Failed: {describe(exc)}") from None
+                # The registry answered provisioningState Failed: ACR gave up on this attempt and kept
+                # the old key; a later attempt may succeed.
+                raise TemporaryError(Reason.UPDATE_FAILED, self._failure(client, registry, polling, exc)) from None
             raise _error(exc, f"waiting for the update of {registry.name}", rejected=Reason.UPDATE_FAILED) from None
         except AzureError as exc:
             raise _error(exc, f"waiting for the update of {registry.name}", rejected=Reason.UPDATE_FAILED) from None
-        return to_registry(after.as_dict(), self._suffixes) if after is not None else None
+        landed = to_registry(after.as_dict(), self._suffixes) if after is not None else None
+        in_use = str(landed.versioned_key_id) if landed is not None and landed.versioned_key_id else ""
+        if in_use.lower() != key_uri.lower():
+            # Not the key we asked for. If the operation itself failed (ACR rolled back), say so with ACR's
+            # words; otherwise hand the registry back for the engine's verification to judge.
+            failure = self._operation_error(client, polling)
+            if failure:
+                raise TemporaryError(Reason.UPDATE_FAILED, f"the update of {registry.name} ended Failed: {failure}")
+        return landed
+
+    def _failure(self, client: ContainerRegistryManagementClient, registry: Registry,
+                 polling: RegistryStatePolling, exc: HttpResponseError) -> str:
+        return f"the update of {registry.name} ended Failed: {self._operation_error(client, polling) or describe(exc)}"
+
+    @staticmethod
+    def _operation_error(client: ContainerRegistryManagementClient, polling: RegistryStatePolling) -> str | None:
+        """ACR's error for a failed operation, from its Azure-AsyncOperation status; None if it did not fail
+        or cannot be read (the caller still reports the failure, only with fewer words)."""
+        if not polling.operation_status_url:
+            return None
+        try:
+            response = client.send_request(HttpRequest("GET", polling.operation_status_url))
+            response.raise_for_status()
+            body = response.json()
+        except (AzureError, ValueError):
+            return None
+        if not isinstance(body, dict) or str(body.get("status", "")).lower() not in ("failed", "canceled"):
+            return None
+        error = body.get("error")
+        if not isinstance(error, dict):
+            error = {}
+        text = f"{error.get('code') or body.get('status')}: {error.get('message') or ''}"
+        return " ".join(text.split()).rstrip(": ")[:400]
 
 
 def _get(data: Any, *path: str) -> Any:

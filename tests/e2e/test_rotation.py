@@ -57,6 +57,21 @@ def test_the_patch_is_minimal_and_keeps_the_registry_identity(az, estate, engine
         "keyIdentifier": new.id, "identity": estate.identity_client_id}}}}
 
 
+def test_an_update_costs_two_arm_reads_the_re_read_and_one_poll_of_the_registry_that_verifies(
+        az, estate, engine) -> None:
+    # Each read spends a token of ARM's per-subscription read bucket: no Azure-AsyncOperation status
+    # poll and no separate verification GET on the way to a rotated registry.
+    az.world.settings.lro_seconds = 0  # done by the first poll
+    new = seed.create_key(az, estate.vault_url, estate.key_name)
+    start = len(az.requests)
+    report = engine.sweep()
+    assert outcomes_by_name(report)["acrpinned"].result == Result.ROTATED
+    seen = [(r["method"], r["status"]) for r in az.requests[start:]
+            if r["path"].lower().endswith("/registries/acrpinned") or "/acrpinned/operationStatuses/" in r["path"]]
+    assert seen == [("GET", 200), ("PATCH", 201), ("GET", 200)]
+    assert registry_key(az, estate, "acrpinned")["versionedKeyIdentifier"] == new.id
+
+
 def test_duplicate_and_late_deliveries_make_no_extra_patch(az, estate, engine) -> None:
     seed.create_key(az, estate.vault_url, estate.key_name)
     newest_event = az.events[-1]

@@ -99,12 +99,18 @@ def test_a_connection_reset_on_the_patch_is_transient_and_the_retry_converges(az
     assert (second.result, second.to_version) == (Result.ROTATED, new.properties.version)
 
 
-def test_a_long_running_update_ending_failed_leaves_the_registry_as_it_was(az, estate, engine) -> None:
+# ACR's provisioningState after a failed update is not documented: a rollback ("Succeeded", old key) or
+# ARM's usual "Failed". Either way the outcome is UPDATE_FAILED with ACR's own words from the operation status.
+@pytest.mark.parametrize("state_after", ["Succeeded", "Failed"],
+                         ids=["when ACR rolls back", "when the registry is left in provisioning state Failed"])
+def test_a_long_running_update_ending_failed_leaves_the_registry_as_it_was(az, estate, engine, state_after) -> None:
     seed.create_key(az, estate.vault_url, estate.key_name)
-    az.inject_fault(method="PATCH", path_contains="/registries/acrpinned", status=None, lro_failed=True, times=1)
+    az.inject_fault(method="PATCH", path_contains="/registries/acrpinned", status=None, lro_failed=True,
+                    lro_failed_state=state_after, times=1)
     report = engine.sweep()
     pinned = by_name(report)["acrpinned"]
     assert (pinned.result, pinned.reason, pinned.transient) == (Result.FAILED, Reason.UPDATE_FAILED, True)
+    assert "RegistryUpdateFailed" in (pinned.detail or "")
     assert in_use(az, estate, "acrpinned") == estate.first_version
     assert report.needs_retry
 
