@@ -25,11 +25,12 @@ from shared.adapters.access import AccessAdapter
 from shared.adapters.arm_pacing import ArmPacingPolicy, TokenBuckets
 from shared.adapters.keyvault import KeyVaultAdapter
 from shared.adapters.registries import RegistryAdapter
-from shared.engine import MAX_WORKERS, OutcomeSink, RotationEngine
+from shared.engine import OutcomeSink, RotationEngine
 from shared.errors import ConfigurationError
 from shared.keyids import Cloud
 from shared.logsetup import quiet_azure_loggers
 from shared.ports import DispatchPort, InventoryPort, KeyVaultPort
+from shared.rollout import MAX_WORKERS
 from shared.settings import Settings, load_settings
 from shared.telemetry import TelemetrySink
 

@@ -2,18 +2,18 @@
 
 Triggers (an event, the sweep, a manual request) differ only in which registries they consider and
 in their trigger name; all converge each pinned registry to its key's newest usable version.
+This module observes and plans; applying and verifying the plan is ``shared.rollout``.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from opentelemetry import trace
 
 from shared.armids import RegistryRef
 from shared.diagnosis import problems_of
-from shared.errors import PermanentError, RotationError
+from shared.errors import RotationError
 from shared.events import KeyEvent
 from shared.keyids import KeyRef
 from shared.locks import PROCESS_LOCKS, KeyedLocks
@@ -29,19 +29,18 @@ from shared.manual import ManualRequest
 from shared.model import KeyObservation, Registry, VaultAccess
 from shared.observe import observe_key
 from shared.outcomes import KeyVersionCreated, Outcome, RunProblem, RunReport
-from shared.planner import Action, Decision, ManualTarget, expiry_alerts, plan, plan_registry, version_needing_successor
+from shared.planner import ManualTarget, expiry_alerts, plan, version_needing_successor
 from shared.ports import AccessPort, DispatchPort, InventoryPort, KeyVaultPort, RegistryPort
 from shared.queue_messages import RotationMessage
 from shared.reasons import Reason, Result, Trigger
+from shared.rollout import Rollout
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 Clock = Callable[[], datetime]
-MAX_WORKERS = 200  # threads mostly wait on long-running operations; ARM pacing bounds the calls
 LIST_WORKERS = 8  # concurrent per-subscription listings (reads: ARM allows 250 at once)
-HARD_BUDGET_MARGIN_S = 5.0  # past event_budget_s, how long in-flight updates may still be waited for
 
 
 def utc_now() -> datetime:
@@ -202,7 +201,9 @@ class RotationEngine:
         decisions = plan(registries, keys, now, targets)
         start_by = now + timedelta(seconds=budget_s) if budget_s is not None else None
         queued = self.dispatch is not None and trigger in (Trigger.EVENT, Trigger.SWEEP) and scope.registry is None
-        for outcome in self._apply(decisions, keys, report, start_by, targets or {}, queued):
+        rollout = Rollout(self.registries, self.settings, self.clock, self.locks, keys, report, start_by,
+                          targets or {}, self.dispatch if queued else None)
+        for outcome in rollout.outcomes(decisions):
             report.outcomes.append(outcome)
             self._notify(self.sink.outcome, outcome)
         report.alerts = expiry_alerts(registries, keys, now, self.settings.near_expiry_days, extra_alert_versions)
@@ -323,166 +324,6 @@ class RotationEngine:
                 report.key_versions_created.append(KeyVersionCreated(str(ref), expiring.version, new_version, False))
                 keys[ref] = observe_key(self.keyvault, ref, self.clock())
         return keys
-
-    # --- Apply and verify ------------------------------------------------------------------------
-
-    def _apply(self, decisions: list[Decision], keys: dict[KeyRef, KeyObservation], report: RunReport,
-               start_by: datetime | None, targets: dict[str, ManualTarget], queued: bool = False) -> list[Outcome]:
-        outcomes: dict[int, Outcome] = {}
-        jobs: dict[int, Decision] = {}
-        for index, decision in enumerate(decisions):
-            if decision.action == Action.LEAVE:
-                outcomes[index] = self._outcome(decision, decision.result or Result.UNCHANGED, report)
-            elif report.dry_run:
-                outcomes[index] = self._outcome(decision, Result.PLANNED, report)
-            else:
-                jobs[index] = decision
-        canaries = {i: d for i, d in jobs.items() if d.registry.canary}
-        if canaries:  # staged rollout: canaries move and verify first, per key
-            outcomes.update(self._apply_concurrently(canaries, keys, report, start_by, targets))
-            held = self._hold_after_failed_canaries(jobs, canaries, outcomes, report)
-            outcomes.update(held)
-            jobs = {i: d for i, d in jobs.items() if i not in canaries and i not in held}
-        if jobs and queued:  # canaries above stayed in-process: a failed one still holds its key back
-            outcomes.update(self._enqueue(jobs, report))
-        elif jobs:
-            outcomes.update(self._apply_concurrently(jobs, keys, report, start_by, targets))
-        return [outcomes[i] for i in range(len(decisions))]
-
-    def _enqueue(self, jobs: dict[int, Decision], report: RunReport) -> dict[int, Outcome]:
-        assert self.dispatch is not None
-        messages = [RotationMessage(d.registry.id, d.to_version, report.trigger, report.correlation_id,
-                                    report.dry_run) for d in jobs.values()]
-        try:
-            self.dispatch.enqueue(messages)
-        except RotationError as exc:  # transient: Event Grid redelivers, the next sweep tries again
-            return {i: self._outcome(d, Result.FAILED, report, reason=Reason.QUEUE_UNAVAILABLE, transient=True,
-                                     detail=exc.message) for i, d in jobs.items()}
-        return {i: self._outcome(d, Result.PLANNED, report, reason=Reason.QUEUED) for i, d in jobs.items()}
-
-    def _hold_after_failed_canaries(self, jobs: dict[int, Decision], canaries: dict[int, Decision],
-                                    outcomes: dict[int, Outcome], report: RunReport) -> dict[int, Outcome]:
-        failed: dict[KeyRef, Outcome] = {}
-        for index, decision in canaries.items():
-            outcome = outcomes[index]
-            if decision.registry.key_id and (outcome.result == Result.FAILED or outcome.reason == Reason.DEFERRED):
-                failed.setdefault(decision.registry.key_id.key, outcome)
-        for key, canary in failed.items():
-            report.problems.append(RunProblem(str(key), Reason.CANARY_FAILED, canary.transient,
-                                              f"canary {canary.registry} failed ({canary.reason.value}): "
-                                              "the other registries on this key were held back"))
-        return {
-            index: self._outcome(decision, Result.SKIPPED, report, reason=Reason.CANARY_FAILED,
-                                 transient=failed[decision.registry.key_id.key].transient,
-                                 detail=f"canary {failed[decision.registry.key_id.key].registry} failed")
-            for index, decision in jobs.items()
-            if index not in canaries and decision.registry.key_id and decision.registry.key_id.key in failed
-        }
-
-    def _apply_concurrently(self, jobs: dict[int, Decision], keys: dict[KeyRef, KeyObservation],
-                            report: RunReport, start_by: datetime | None,
-                            targets: dict[str, ManualTarget]) -> dict[int, Outcome]:
-        # A pool per subscription: in one shared pool, jobs of the first subscription would hold every
-        # thread while waiting for their own subscription's turn, and the others would wait behind them.
-        by_subscription: dict[str, list[int]] = {}
-        for index, decision in jobs.items():
-            by_subscription.setdefault(decision.registry.subscription_id.lower(), []).append(index)
-        share = max(1, MAX_WORKERS // len(by_subscription))
-        pools: list[ThreadPoolExecutor] = []
-        futures: dict[int, Future[Outcome]] = {}
-        for indexes in by_subscription.values():
-            workers = min(self.settings.max_parallel_per_subscription, len(indexes), share)
-            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rotate")
-            pools.append(pool)
-            gate = threading.Semaphore(workers)
-            for index in indexes:
-                decision = jobs[index]
-                target = targets.get(decision.registry.id.lower())
-                # Each job runs in a copy of this context, so its span is a child of the run's span.
-                futures[index] = pool.submit(contextvars.copy_context().run, self._rotate_one, decision, keys,
-                                             report, start_by, gate, target)
-        timeout = None
-        if start_by is not None:
-            timeout = max(0.0, (start_by - self.clock()).total_seconds()) + HARD_BUDGET_MARGIN_S
-        wait(futures.values(), timeout=timeout)
-        for pool in pools:
-            pool.shutdown(wait=False, cancel_futures=True)
-        results = {}
-        for index, future in futures.items():
-            if future.done() and not future.cancelled():
-                results[index] = future.result()
-            else:  # still in flight at the hard deadline: a redelivery re-reads and finishes it
-                results[index] = self._outcome(jobs[index], Result.SKIPPED, report, reason=Reason.DEFERRED,
-                                               transient=True, detail="time budget spent; left to a retry")
-        return results
-
-    def _rotate_one(self, decision: Decision, keys: dict[KeyRef, KeyObservation], report: RunReport,
-                    start_by: datetime | None, gate: threading.Semaphore, target: ManualTarget | None) -> Outcome:
-        began = time.monotonic()
-        registry = decision.registry
-        with tracer.start_as_current_span("rotation.registry", attributes={
-                "rotation.registry": registry.id, "rotation.to_version": decision.to_version or ""}) as span:
-            outcome = self._rotate_one_traced(decision, keys, report, start_by, gate, target)
-            span.set_attributes({"rotation.result": outcome.result.value, "rotation.reason": outcome.reason.value})
-        return replace(outcome, duration_ms=int((time.monotonic() - began) * 1000))
-
-    def _rotate_one_traced(self, decision: Decision, keys: dict[KeyRef, KeyObservation], report: RunReport,
-                           start_by: datetime | None, gate: threading.Semaphore,
-                           target: ManualTarget | None) -> Outcome:
-        registry = decision.registry
-        with gate, self.locks.hold(registry.id):
-            if start_by is not None and self.clock() >= start_by:
-                return self._outcome(decision, Result.SKIPPED, report, reason=Reason.DEFERRED, transient=True,
-                                     detail="time budget spent before this update could start")
-            try:
-                outcome = self._rotate_locked(decision, keys, report, target)
-            except RotationError as exc:
-                outcome = self._outcome(decision, Result.FAILED, report, reason=exc.reason,
-                                        transient=exc.transient, detail=exc.message)
-            except Exception as exc:  # one registry's surprise never stops the others
-                log.exception("unexpected error rotating %s", registry.id)
-                outcome = self._outcome(decision, Result.FAILED, report, reason=Reason.SERVICE_ERROR,
-                                        transient=True, detail=f"unexpected {exc.__class__.__name__}")
-        return outcome
-
-    def _rotate_locked(self, decision: Decision, keys: dict[KeyRef, KeyObservation], report: RunReport,
-                       target: ManualTarget | None) -> Outcome:
-        registry = decision.registry
-        ref = RegistryRef(registry.subscription_id, registry.resource_group, registry.name)
-        # Re-read right before writing: another delivery may have done this already.
-        fresh = self.registries.get_registry(ref)
-        if fresh is None:
-            raise PermanentError(Reason.KEY_NOT_FOUND, "the registry no longer has a customer-managed key")
-        key = keys.get(fresh.key_id.key) if fresh.key_id else None
-        again = plan_registry(fresh, key, self.clock(), target)
-        if again.action == Action.LEAVE or again.to_version != decision.to_version:
-            return self._outcome(again, again.result or Result.UNCHANGED, report)
-        assert fresh.key_id is not None and again.to_version is not None
-        target_uri = fresh.key_id.key.uri(again.to_version)
-        # The adapter's last read of the operation (a GET of the registry) is the verification read.
-        after = self.registries.update_key(fresh, target_uri, self.settings.poll_interval_s)
-        if after is None:
-            after = self.registries.get_registry(ref)
-        in_use = after.versioned_key_id.version if after and after.versioned_key_id else None
-        if in_use != again.to_version:
-            return self._outcome(again, Result.FAILED, report, reason=Reason.VERIFICATION_FAILED, transient=True,
-                                 detail=f"after the update the registry uses version {in_use}")
-        return self._outcome(again, Result.ROTATED, report)
-
-    def _outcome(self, decision: Decision, result: Result, report: RunReport, *, reason: Reason | None = None,
-                 transient: bool | None = None, detail: str | None = None) -> Outcome:
-        r = decision.registry
-        key = r.key_id.key if r.key_id else None
-        return Outcome(
-            registry_id=r.id, registry=r.name, subscription_id=r.subscription_id, resource_group=r.resource_group,
-            vault=key.host if key else None, key=key.uri() if key else None,
-            from_version=decision.from_version, to_version=decision.to_version, result=result,
-            reason=reason or decision.reason, trigger=report.trigger, dry_run=report.dry_run,
-            correlation_id=report.correlation_id,
-            transient=decision.transient if transient is None else transient,
-            detail=decision.detail if detail is None else detail,
-        )
-
 
 def _run_id() -> str:
     return str(uuid.uuid4())
