@@ -22,6 +22,7 @@ class Estate:
     registries: dict[str, str] = field(default_factory=dict)  # short name -> resource id
     first_version: str = ""
     key_access_assignment_id: str = ""  # the identity's Crypto Service Encryption User assignment
+    identity_principal_id: str = ""
 
     @property
     def key_url(self) -> str:
@@ -38,7 +39,7 @@ def seed_estate(az: AzureStandIn, vault_name: str = "kv-acr-demo", subscription_
     vault_id = f"/subscriptions/{sub}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/{vault_name}"
     access = seed.grant(az, principal_id, "Key Vault Crypto Service Encryption User", vault_id)
     estate = Estate(sub, vault_url, KEY_NAME, identity_id, client_id, first_version=str(key.properties.version),
-                    key_access_assignment_id=access)
+                    key_access_assignment_id=access, identity_principal_id=principal_id)
     versioned, versionless = str(key.id), estate.key_url
     for short, key_id, tags in (
         ("acrpinned", versioned, {}),

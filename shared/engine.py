@@ -150,14 +150,18 @@ class RotationEngine:
                                                                  dict[tuple[str, str, str], frozenset[str] | None]]:
         assert self.access is not None
         subscriptions = {s.lower() for s in self.settings.subscription_ids} | {r.subscription_id for r in registries}
-        vaults: dict[str, VaultAccess] = {}
-        ordered = sorted(subscriptions)
-        for subscription_id, listed in zip(ordered, self._each_subscription(ordered, self.access.list_vaults),
-                                           strict=True):
-            if isinstance(listed, RotationError):
-                log.info("diagnosis: vaults of %s not readable: %s", subscription_id, listed.message)
-                continue
-            vaults.update({v.name: v for v in listed})
+        vaults = self._vaults_in(sorted(subscriptions))
+        wanted = {r.key_id.key.vault_name for r in registries
+                  if r.key_id is not None and ".managedhsm." not in r.key_id.key.host}
+        if wanted - vaults.keys():
+            # Keys often live in a central security subscription that holds no registry: look in every
+            # other subscription this identity can read, once per run and only when a vault is missing.
+            try:
+                others = sorted({s.lower() for s in self.registries.list_subscription_ids()} - subscriptions)
+            except RotationError as exc:
+                log.info("diagnosis: subscriptions not listable: %s", exc.message)
+                others = []
+            vaults.update(self._vaults_in(others))
         roles: dict[tuple[str, str, str], frozenset[str] | None] = {}
         for r in registries:
             vault = vaults.get(r.key_id.key.vault_name) if r.key_id else None
@@ -172,6 +176,18 @@ class RotationEngine:
                     log.info("diagnosis: role assignments on %s not readable: %s", vault.id, exc.message)
                     roles[cache_key] = None
         return vaults, roles
+
+    def _vaults_in(self, subscriptions: list[str]) -> dict[str, VaultAccess]:
+        assert self.access is not None
+        vaults: dict[str, VaultAccess] = {}
+        for subscription_id, listed in zip(subscriptions, self._each_subscription(subscriptions,
+                                                                                  self.access.list_vaults),
+                                           strict=True):
+            if isinstance(listed, RotationError):
+                log.info("diagnosis: vaults of %s not readable: %s", subscription_id, listed.message)
+                continue
+            vaults.update({v.name: v for v in listed})
+        return vaults
 
     # --- One run -------------------------------------------------------------------------------
 

@@ -225,6 +225,21 @@ def test_the_sweep_finds_an_identity_that_lost_access_to_its_key(az, estate, eng
     assert "IDENTITY_WITHOUT_KEY_ACCESS" in report.to_dict()["problemsFound"][estate.registries["acrpinned"]]
 
 
+def test_the_sweep_judges_access_to_a_key_in_a_subscription_without_registries(az, estate, engine) -> None:
+    # A central security subscription holds the vault; the registries live elsewhere.
+    security = az.subscription_ids[1]
+    vault_url = seed.create_vault(az, security, "rg-security", "kv-central")
+    key = seed.create_key(az, vault_url, "acr-central")
+    vault_id = f"/subscriptions/{security}/resourceGroups/rg-security/providers/Microsoft.KeyVault/vaults/kv-central"
+    access = seed.grant(az, estate.identity_principal_id, "Key Vault Crypto Service Encryption User", vault_id)
+    seed.create_registry(az, estate.subscription_id, "rg-registries", "acrcentral", identity_id=estate.identity_id,
+                         key_id=str(key.id))
+    assert status_problems(engine)["acrcentral"] == []
+    AuthorizationManagementClient(az.admin_credential, security, **seed.client_options(az)) \
+        .role_assignments.delete_by_id(access)
+    assert status_problems(engine)["acrcentral"] == ["IDENTITY_WITHOUT_KEY_ACCESS"]
+
+
 def test_diagnosis_that_cannot_read_reports_unknown_and_never_blocks_a_rotation(az, estate, engine) -> None:
     az.inject_fault(method="GET", path_contains="/providers/Microsoft.KeyVault/vaults", status=403, times=100)
     new = seed.create_key(az, estate.vault_url, estate.key_name)
