@@ -169,8 +169,6 @@ def build_engine(env: Mapping[str, str] | None = None, credential: Any = None,
     quiet_azure_loggers()
     sink = sink or TelemetrySink()
     keyvault: KeyVaultPort = KeyVaultAdapter(clients.key_client)
-    if isinstance(sink, TelemetrySink):
-        keyvault = sink.watch(keyvault)  # remembers expiry of the versions in use, for the metrics
     return RotationEngine(
         keyvault,
         RegistryAdapter(clients.subscription_client, clients.acr_client, settings.endpoints.key_vault_suffixes),

@@ -211,6 +211,8 @@ class RotationEngine:
         keys = self._observe_keys(registries, report.started, targets)
         if self.settings.auto_rotate_keys:
             keys = self._create_successor_versions(registries, keys, dry_run, report)
+        report.version_expiry = {(str(ref), v.version): v.expires_on for ref, observation in keys.items()
+                                 for v in observation.versions if v.expires_on is not None}
         now = self.clock()
         if diagnose:  # as found, before acting
             report.diagnosis = self.diagnose(registries, keys)

@@ -96,6 +96,8 @@ class RunReport:
     problems: list[RunProblem] = field(default_factory=list)
     ignored: str = ""  # why the trigger was ignored, if it was
     diagnosis: dict[str, list[str]] = field(default_factory=dict)  # problems found per registry id (sweeps)
+    # (versionless key URI, version) -> expiry, for every version read this run: the days-to-expiry gauge
+    version_expiry: dict[tuple[str, str], datetime] = field(default_factory=dict)
     duration_ms: int = 0
 
     @property

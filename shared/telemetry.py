@@ -12,18 +12,14 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from datetime import datetime
 
 from opentelemetry import metrics, trace
 
 from shared.engine import OutcomeSink
-from shared.keyids import KeyRef
 from shared.logsetup import quiet_azure_loggers
 from shared.metrics import RotationMetrics, VersionInUse, version_in_use
-from shared.model import KeyDetails, KeyVersion
 from shared.outcomes import Outcome, RunReport, alert_to_dict
 from shared.planner import ExpiryAlert
-from shared.ports import KeyVaultPort
 
 log = logging.getLogger("shared.outcomes")
 CUSTOM_EVENT = "microsoft.custom_event.name"
@@ -47,48 +43,13 @@ def default_metrics() -> RotationMetrics:
         return _default_metrics
 
 
-class ExpiryWatch:
-    """A KeyVaultPort that remembers each version's expiry as it passes by, so that metrics can report
-    days until expiry for every version in use (outcomes carry versions, not dates)."""
-
-    def __init__(self, inner: KeyVaultPort) -> None:
-        self._inner = inner
-        self._lock = threading.Lock()
-        self._expiry: dict[tuple[str, str], datetime | None] = {}
-
-    def list_versions(self, key: KeyRef) -> list[KeyVersion]:
-        versions = self._inner.list_versions(key)
-        with self._lock:
-            for v in versions:
-                self._expiry[(key.uri(), v.version)] = v.expires_on
-        return versions
-
-    def get_current(self, key: KeyRef) -> tuple[str, KeyDetails] | None:
-        return self._inner.get_current(key)
-
-    def get_details(self, key: KeyRef, version: str) -> KeyDetails | None:
-        return self._inner.get_details(key, version)
-
-    def create_version(self, key: KeyRef) -> str:
-        return self._inner.create_version(key)
-
-    def expires_on(self, key_uri: str, version: str) -> datetime | None:
-        with self._lock:
-            return self._expiry.get((key_uri, version.lower()))
-
-
 class TelemetrySink(OutcomeSink):
     def __init__(self, metrics: RotationMetrics | None = None) -> None:
         self._metrics = metrics
-        self._watch: ExpiryWatch | None = None
 
     @property
     def metrics(self) -> RotationMetrics:
         return self._metrics or default_metrics()
-
-    def watch(self, keyvault: KeyVaultPort) -> KeyVaultPort:
-        self._watch = ExpiryWatch(keyvault)
-        return self._watch
 
     def outcome(self, outcome: Outcome) -> None:
         log.info("registry %s: %s (%s) %s -> %s", outcome.registry, outcome.result.value, outcome.reason.value,
@@ -117,9 +78,9 @@ class TelemetrySink(OutcomeSink):
         found: dict[tuple[str, str], VersionInUse] = {}
         for o in report.outcomes:
             version = version_in_use(o)
-            if self._watch is None or not (o.key and o.vault and version):
+            if not (o.key and o.vault and version):
                 continue
-            expires = self._watch.expires_on(o.key, version)
+            expires = report.version_expiry.get((o.key, version.lower()))
             if expires is not None:
                 found[(o.key, version)] = VersionInUse(o.vault, o.key.rsplit("/", 1)[-1], version, expires)
         return list(found.values())
