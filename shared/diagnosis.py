@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.model import KeyObservation, Registry, VaultAccess
+from shared.reasons import Problem
 from shared.status import registry_problems
 
 # Built-in roles that allow wrapKey and unwrapKey on a vault's keys.
@@ -22,9 +23,6 @@ WRAP_ROLE_IDS = frozenset({
 # Access-policy key permissions ACR needs.
 POLICY_PERMISSIONS = frozenset({"get", "wrapkey", "unwrapkey"})
 
-KEY_TYPE_UNSUPPORTED = "KEY_TYPE_UNSUPPORTED"
-IDENTITY_WITHOUT_KEY_ACCESS = "IDENTITY_WITHOUT_KEY_ACCESS"
-KEY_ACCESS_UNKNOWN = "KEY_ACCESS_UNKNOWN"
 
 
 def key_type_problem(key: KeyObservation | None) -> str | None:
@@ -33,7 +31,7 @@ def key_type_problem(key: KeyObservation | None) -> str | None:
         return None
     details = key.details.get(key.current_version)
     if details is not None and details.key_type not in ("RSA", "RSA-HSM"):
-        return KEY_TYPE_UNSUPPORTED
+        return Problem.KEY_TYPE_UNSUPPORTED
     return None
 
 
@@ -46,13 +44,13 @@ def access_problem(registry: Registry, vault: VaultAccess | None, roles: frozens
     if principal is None:
         return None  # IDENTITY_MISSING is reported from the registry alone
     if vault is None:
-        return KEY_ACCESS_UNKNOWN
+        return Problem.KEY_ACCESS_UNKNOWN
     if not vault.rbac:
         granted = vault.policies.get(principal.lower(), frozenset())
-        return None if granted >= POLICY_PERMISSIONS else IDENTITY_WITHOUT_KEY_ACCESS
+        return None if granted >= POLICY_PERMISSIONS else Problem.IDENTITY_WITHOUT_KEY_ACCESS
     if roles is None:
-        return KEY_ACCESS_UNKNOWN
-    return None if roles & WRAP_ROLE_IDS else IDENTITY_WITHOUT_KEY_ACCESS
+        return Problem.KEY_ACCESS_UNKNOWN
+    return None if roles & WRAP_ROLE_IDS else Problem.IDENTITY_WITHOUT_KEY_ACCESS
 
 
 def problems_of(registry: Registry, key: KeyObservation | None, now: datetime, near_expiry_days: int,

@@ -51,3 +51,28 @@ class Reason(StrEnum):
     QUEUED = "QUEUED"  # handed to the rotation queue; apply_rotation records what happened
     QUEUE_UNAVAILABLE = "QUEUE_UNAVAILABLE"  # the rotation queue refused the message
     RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"  # the message failed on every delivery the host allows
+
+
+class Problem(StrEnum):
+    """What a status report or a sweep's diagnosis finds wrong with a registry (``problems`` per registry).
+
+    Unlike a Reason, a Problem does not decide anything: it is reported so that people can act on it.
+    """
+
+    KEY_HOST_NOT_ALLOWED = "KEY_HOST_NOT_ALLOWED"  # the key id is not a Key Vault key of the configured cloud
+    IDENTITY_MISSING = "IDENTITY_MISSING"  # the identity named in encryption is not assigned to the registry
+    REGISTRY_BUSY = "REGISTRY_BUSY"  # an update is in progress
+    KEY_FORBIDDEN = "KEY_FORBIDDEN"  # our identity may not read the key
+    KEY_NOT_FOUND = "KEY_NOT_FOUND"  # the key or its vault does not exist
+    KEY_UNREADABLE = "KEY_UNREADABLE"  # Key Vault failed for another reason
+    NO_USABLE_VERSION = "NO_USABLE_VERSION"  # no version is enabled, valid now, RSA and wrap/unwrap-capable
+    KEY_VERSION_NOT_FOUND = "KEY_VERSION_NOT_FOUND"  # the version in use is not among the key's versions
+    KEY_VERSION_DISABLED = "KEY_VERSION_DISABLED"  # the version in use is disabled: the registry's data is at risk
+    KEY_VERSION_EXPIRED = "KEY_VERSION_EXPIRED"  # the version in use has expired
+    KEY_VERSION_NEAR_EXPIRY = "KEY_VERSION_NEAR_EXPIRY"  # ... expires within ROTATION_NEAR_EXPIRY_DAYS
+    BEHIND_NEWEST_VERSION = "BEHIND_NEWEST_VERSION"  # pinned to an older version than the newest usable one
+    VERSIONLESS_LAGGING = "VERSIONLESS_LAGGING"  # versionless, yet not on the newest version long after it appeared
+    # Found only by a sweep's diagnosis, from the vault's configuration (best-effort, never blocks a rotation).
+    KEY_TYPE_UNSUPPORTED = "KEY_TYPE_UNSUPPORTED"  # the key's current version is not RSA
+    IDENTITY_WITHOUT_KEY_ACCESS = "IDENTITY_WITHOUT_KEY_ACCESS"  # the registry's identity cannot wrap/unwrap
+    KEY_ACCESS_UNKNOWN = "KEY_ACCESS_UNKNOWN"  # the vault or its role assignments could not be read

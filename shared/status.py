@@ -9,41 +9,42 @@ from typing import Any
 from shared.keyids import KeyRef
 from shared.model import KeyObservation, Registry
 from shared.planner import attributes_usable, newest_usable_version
+from shared.reasons import Problem
 
 VERSIONLESS_LAG_TOLERANCE = timedelta(hours=1)  # ACR picks up new versions "within about an hour"
 
 
 def registry_problems(registry: Registry, key: KeyObservation | None, now: datetime,
                       near_expiry_days: int) -> list[str]:
-    problems = []
+    problems: list[str] = []
     if registry.key_id is None:
-        return ["KEY_HOST_NOT_ALLOWED"]
+        return [Problem.KEY_HOST_NOT_ALLOWED]
     if not registry.identity_present:
-        problems.append("IDENTITY_MISSING")
+        problems.append(Problem.IDENTITY_MISSING)
     if registry.busy:
-        problems.append("REGISTRY_BUSY")
+        problems.append(Problem.REGISTRY_BUSY)
     if key is None or key.error is not None:
-        problems.append(key.error.value if key is not None and key.error else "KEY_UNREADABLE")
+        problems.append(Problem(key.error.value) if key is not None and key.error else Problem.KEY_UNREADABLE)
         return problems
     newest = newest_usable_version(key, now)
     if newest is None:
-        problems.append("NO_USABLE_VERSION")
+        problems.append(Problem.NO_USABLE_VERSION)
     in_use = key.version(registry.version_in_use)
     if in_use is None:
-        problems.append("KEY_VERSION_NOT_FOUND")
+        problems.append(Problem.KEY_VERSION_NOT_FOUND)
     else:
         if not in_use.enabled:
-            problems.append("KEY_VERSION_DISABLED")
+            problems.append(Problem.KEY_VERSION_DISABLED)
         if in_use.expires_on is not None:
             if in_use.expires_on <= now:
-                problems.append("KEY_VERSION_EXPIRED")
+                problems.append(Problem.KEY_VERSION_EXPIRED)
             elif in_use.expires_on - now <= timedelta(days=near_expiry_days):
-                problems.append("KEY_VERSION_NEAR_EXPIRY")
+                problems.append(Problem.KEY_VERSION_NEAR_EXPIRY)
     if newest is not None and in_use is not None and newest.version != in_use.version:
         if registry.pinned and newest.created_on >= in_use.created_on:
-            problems.append("BEHIND_NEWEST_VERSION")
+            problems.append(Problem.BEHIND_NEWEST_VERSION)
         if not registry.pinned and now - newest.created_on > VERSIONLESS_LAG_TOLERANCE:
-            problems.append("VERSIONLESS_LAGGING")
+            problems.append(Problem.VERSIONLESS_LAGGING)
     return problems
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from shared.reasons import Problem
 from shared.render import cell
 
 ROW_H, LABEL_W, CHART_W, PAD = 26, 180, 640, 12
@@ -23,9 +24,9 @@ def _colour(row: dict[str, Any]) -> str:
     problems = row.get("problems") or []
     if row.get("daysUntilExpiry") is None:
         return NONE
-    if "KEY_VERSION_EXPIRED" in problems or row["daysUntilExpiry"] <= 0:
+    if Problem.KEY_VERSION_EXPIRED in problems or row["daysUntilExpiry"] <= 0:
         return EXPIRED
-    if "KEY_VERSION_NEAR_EXPIRY" in problems:
+    if Problem.KEY_VERSION_NEAR_EXPIRY in problems:
         return NEAR
     return OK
 

@@ -7,18 +7,15 @@ from types import MappingProxyType
 
 import pytest
 
-from shared.diagnosis import (
-    IDENTITY_WITHOUT_KEY_ACCESS,
-    KEY_ACCESS_UNKNOWN,
-    KEY_TYPE_UNSUPPORTED,
-    access_problem,
-    key_type_problem,
-    problems_of,
-)
+from shared.diagnosis import access_problem, key_type_problem, problems_of
 from shared.keyids import KeyId, KeyRef
 from shared.model import KeyDetails, VaultAccess
+from shared.reasons import Problem
 from tests.builders import CLIENT_ID, NOW, observation, registry, version
 
+IDENTITY_WITHOUT_KEY_ACCESS = Problem.IDENTITY_WITHOUT_KEY_ACCESS
+KEY_ACCESS_UNKNOWN = Problem.KEY_ACCESS_UNKNOWN
+KEY_TYPE_UNSUPPORTED = Problem.KEY_TYPE_UNSUPPORTED
 PRINCIPAL = "22222222-2222-2222-2222-222222222222"
 ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 READER = "21090545-7ca7-4776-b22c-e363652d74d2"
