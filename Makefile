@@ -6,23 +6,24 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit bench serve clean checkov lock audit
 
-# The runtime packages come from the hash-locked requirements.lock (what is deployed), the tools after them.
-$(STAMP): requirements.lock requirements.txt requirements-dev.txt
+# The runtime packages come from the hash-locked requirements.txt (what Azure's remote build deploys), the tools
+# after them.
+$(STAMP): requirements.txt requirements.in requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-# Re-resolve the runtime lock after changing requirements.txt (needs the package index).
+# Re-resolve the runtime lock after changing requirements.in (needs the package index).
 lock: $(STAMP)
 	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
-		--no-emit-find-links --output-file requirements.lock requirements.txt
+		--no-emit-find-links --output-file requirements.txt requirements.in
 
 # Known vulnerabilities in the locked runtime packages. Needs the vulnerability database online, which
 # this workplace cannot reach: then it says so and fails, rather than passing silently. Not part of `make test`.
 audit: $(STAMP)
-	@$(VENV)/bin/pip-audit --strict --require-hashes --disable-pip -r requirements.lock --progress-spinner off \
+	@$(VENV)/bin/pip-audit --strict --require-hashes --disable-pip -r requirements.txt --progress-spinner off \
 		|| { echo "make audit: NOT AUDITED - pip-audit failed or could not reach its vulnerability database" >&2; exit 1; }
 
 # checkov (infra scan in tests/infra) has heavy, conflicting dependencies: it gets a virtual environment of its own.
@@ -62,7 +63,7 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 serve: $(STAMP)
-	$(PY) -m emulator serve
+	$(PY) -m emulator serve --seed
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache out
