@@ -177,6 +177,20 @@ def test_the_parameters_file_only_names_template_parameters() -> None:
     assert required <= set(params), f"required but not in main.parameters.json: {required - set(params)}"
 
 
+def test_every_template_parameter_can_be_set_from_the_azd_environment_with_the_same_default() -> None:
+    params = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    declared = parse(INFRA / "main.bicep")["parameters"]
+    assert set(params) == set(declared), f"not settable with azd env set: {set(declared) - set(params)}"
+    for name, p in declared.items():
+        if p.get("default") is None:  # required: environmentName, location (checked above)
+            continue
+        match = re.fullmatch(r"\$\{([A-Z_]+)=(.*)\}", params[name]["value"])
+        assert match, f"{name}: expected ${{AZD_VARIABLE=default}}"
+        default = p["default"]
+        expected = str(default).lower() if isinstance(default, bool) else str(default)
+        assert match[2] == expected, f"{name}: azd default {match[2]!r}, template default {expected!r}"
+
+
 def test_azure_yaml_deploys_the_app_and_runs_the_postdeploy_hook() -> None:
     azure = yaml.safe_load((ROOT / "azure.yaml").read_text())
     service = azure["services"]["rotation"]
