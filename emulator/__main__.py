@@ -9,6 +9,7 @@ import signal
 import threading
 
 from emulator import AzureStandIn
+from emulator.scenario import seed_estate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--latency-ms", type=float, default=0)
     serve.add_argument("--throttling", action="store_true")
     serve.add_argument("--versionless-lag-s", type=float, default=0)
+    serve.add_argument("--seed", action="store_true",
+                       help="seed what the demo starts from: a vault, a key, an identity and three registries")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -28,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in az.env.items():
             print(f"export {key}={shlex.quote(value)}")
         print(f"# principal_id={az.principal_id} subscriptions={','.join(az.subscription_ids)}", flush=True)
+        if args.seed:
+            estate = seed_estate(az)
+            print(f"# key: {estate.key_url}")
+            for short, registry_id in estate.registries.items():
+                print(f"# registry {short}: {registry_id}")
+            print("# seeded", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     return 0

@@ -115,7 +115,8 @@ def main() -> None:
 
             step("After the event: the pinned registry moved and was verified; the others were left alone")
             print(encryption_table(az, estate))
-            print("   (the versionless registry follows new versions by itself; the opted-out one keeps its version)")
+            print("   (the versionless registry follows new versions by itself: in Azure within about an hour, here at")
+            print("   once; the opted-out one keeps its version)")
 
             step("The same event delivered again changes nothing (level-triggered, idempotent)")
             before = len([r for r in az.requests if r["method"] == "PATCH"])
@@ -137,12 +138,17 @@ def main() -> None:
             step("A dry run through POST /api/rotate, and GET /api/status")
             functions = user_functions(composition_app())
             answer = functions["rotate"](func.HttpRequest("POST", "/api/rotate", body=b'{"dryRun": true}'))
-            counts = json.loads(answer.get_body())["counts"]
-            print(f"   HTTP {answer.status_code}: " + ", ".join(f"{n} {r}" for r, n in counts.items() if n))
+            answered = json.loads(answer.get_body())
+            print(f"   HTTP {answer.status_code}: "
+                  + ", ".join(f"{n} {r}" for r, n in answered["counts"].items() if n))
+            for o in answered["outcomes"]:
+                print(f"   dry run: {o['name']:<15} {o['result']:<9} {o['reason']}")
             status = json.loads(functions["status"](func.HttpRequest("GET", "/api/status", body=b"")).get_body())
             print(table(status["registries"], [("REGISTRY", "name"), ("MODE", "mode"), ("IN USE", "versionInUse"),
                                                ("NEWEST USABLE", "newestUsableVersion"),
                                                ("DAYS LEFT", "daysUntilExpiry"), ("PROBLEMS", "problems")]))
+            print("   (acroptedout is reported BEHIND_NEWEST_VERSION and never moved: it is tagged cmk-rotation: off;")
+            print("   every reason and problem is explained in docs/reasons.md)")
 
         step("What Application Insights received, and a picture of the estate")
         if exporting:
