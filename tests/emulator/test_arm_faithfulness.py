@@ -19,15 +19,15 @@ from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 from standin_seed import FAST, Seed, encryption_update, kid
 
 from emulator import AzureStandIn
+from tests.reference import ABSENT, AZURE_WIRE
 
 pytestmark = pytest.mark.standin
 
 ROOT = Path(__file__).resolve().parents[2]
-WIRE = ROOT.parent / "shared" / "azure-wire"
+WIRE = AZURE_WIRE
 PINNED = json.loads((ROOT / "tests/fixtures/acr-arm/pinned-wire-facts.json").read_text())
 COMMON_PREFIX = "../../../../../../common-types/resource-management/v6/types.json#/definitions/"
-needs_wire = pytest.mark.skipif(not WIRE.is_dir(), reason=f"reference material {WIRE} is absent (not in users' "
-                                                          "clones); pinned facts are still checked")
+needs_wire = pytest.mark.skipif(not WIRE.is_dir(), reason=ABSENT)
 
 
 def _capture(az: AzureStandIn) -> tuple[Seed, dict[str, Any]]:

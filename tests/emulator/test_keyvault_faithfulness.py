@@ -18,14 +18,14 @@ from emu_support import Caller
 
 from emulator import kv_model
 from emulator.world import Vault, World
+from tests.reference import ABSENT, AZURE_WIRE
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "keyvault"
-WIRE = Path(__file__).resolve().parents[2].parent / "shared" / "azure-wire" / "keyvault-keys"
+WIRE = AZURE_WIRE / "keyvault-keys"
 FACTS = json.loads((FIXTURES / "pinned-wire-facts.json").read_text())
 DEFS = json.loads((FIXTURES / "keys.2025-07-01.definitions.json").read_text())["definitions"]
 HOST = "kv-test.vault.azure.net"
-needs_wire = pytest.mark.skipif(not WIRE.is_dir(), reason="../shared/azure-wire is not in this clone "
-                                "(reference material kept outside the repo); pinned copies are tested instead")
+needs_wire = pytest.mark.skipif(not WIRE.is_dir(), reason=ABSENT)
 
 # Where the real service and the spec disagree, the stand-in follows the service:
 # - the last page of a listing carries "nextLink": null (spec: type string);

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from emulator import AzureStandIn
+from tests.reference import AZURE_WIRE
 
 ROOT = Path(__file__).parents[2]
 PINS = json.loads((ROOT / "tests/fixtures/appinsights/envelope-shapes.json").read_text())
-CAPTURES = ROOT.parent / "shared/azure-wire/appinsights"
+CAPTURES = AZURE_WIRE / "appinsights"
 ISSUE_PROPERTIES = {
     "RegistryKeyRotation": {"registry", "subscription", "vault", "key", "fromVersion", "toVersion", "result",
                             "reason", "trigger", "dryRun", "correlationId", "durationMs"},

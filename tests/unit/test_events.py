@@ -18,9 +18,10 @@ from shared.events import (
     parse_key_event,
 )
 from tests.builders import SUFFIXES
+from tests.reference import ABSENT, AZURE_WIRE
 
 EVENTS = Path(__file__).parent.parent / "events"
-SHARED_EVENTGRID = Path(__file__).parents[3] / "shared" / "azure-wire" / "eventgrid"
+SHARED_EVENTGRID = AZURE_WIRE / "eventgrid"
 
 
 def load(name: str) -> list[dict]:
@@ -73,7 +74,7 @@ def test_published_samples_parse_as_key_events_once_they_name_a_key(name: str) -
 
 def test_copies_match_the_shared_reference_samples() -> None:
     if not SHARED_EVENTGRID.is_dir():
-        pytest.skip("../shared/azure-wire/eventgrid is not beside this checkout (only in CI and dev sessions)")
+        pytest.skip(ABSENT)
     for original in SHARED_EVENTGRID.glob("*SecretNewVersionCreated.json"):
         assert (EVENTS / original.name).read_bytes() == original.read_bytes(), original.name
 
