@@ -110,7 +110,9 @@ class RegistryAdapter:
             if exc.status_code is not None and exc.status_code < 400:
                 # The registry answered provisioningState Failed: ACR gave up on this attempt and kept
                 # the old key; a later attempt may succeed.
-                raise TemporaryError(Reason.UPDATE_FAILED, self._failure(client, registry, polling, exc)) from None
+                detail = self._operation_error(client, polling) or describe(exc)
+                raise TemporaryError(Reason.UPDATE_FAILED,
+                                     f"the update of {registry.name} ended Failed: {detail}") from None
             raise _error(exc, f"waiting for the update of {registry.name}", rejected=Reason.UPDATE_FAILED) from None
         except AzureError as exc:
             raise _error(exc, f"waiting for the update of {registry.name}", rejected=Reason.UPDATE_FAILED) from None
@@ -123,10 +125,6 @@ class RegistryAdapter:
             if failure:
                 raise TemporaryError(Reason.UPDATE_FAILED, f"the update of {registry.name} ended Failed: {failure}")
         return landed
-
-    def _failure(self, client: ContainerRegistryManagementClient, registry: Registry,
-                 polling: RegistryStatePolling, exc: HttpResponseError) -> str:
-        return f"the update of {registry.name} ended Failed: {self._operation_error(client, polling) or describe(exc)}"
 
     @staticmethod
     def _operation_error(client: ContainerRegistryManagementClient, polling: RegistryStatePolling) -> str | None:
