@@ -7,7 +7,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,16 +18,15 @@ def test_the_cli_works_against_a_seeded_stand_in_started_from_the_command_line()
     try:
         env = dict(os.environ)
         registries: dict[str, str] = {}
-        deadline = time.monotonic() + 60
         assert server.stdout is not None
-        for line in server.stdout:
+        for line in server.stdout:  # a stand-in that never finishes seeding is ended by pytest-timeout
             if line.startswith("export "):
                 name, _, value = line[len("export "):].strip().partition("=")
                 env[name] = shlex.split(value)[0]
             elif line.startswith("# registry "):
                 short, _, registry_id = line[len("# registry "):].strip().partition(": ")
                 registries[short] = registry_id
-            elif line.startswith("# seeded") or time.monotonic() > deadline:
+            elif line.startswith("# seeded"):
                 break
         assert set(registries) == {"acrpinned", "acrversionless", "acroptedout"}
 
