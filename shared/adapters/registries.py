@@ -34,6 +34,8 @@ def _error(exc: Exception, what: str, rejected: Reason = Reason.UPDATE_REJECTED)
 class RegistryStatePolling(ARMPolling):
     """azure-core's ARM polling of the registry resource itself (its provisioningState: Updating, then
     Succeeded), instead of the Azure-AsyncOperation status URL followed by a final GET of the registry.
+    ARM's resource provider contract keeps provisioningState non-terminal while an update runs; the
+    recorded rotate-key PATCH answered 201 with "Updating".
 
     Why: each read spends a token of ARM's per-subscription read bucket (25/s), and an update already
     costs the re-read before writing. Polling the registry makes the last poll the verification read:
