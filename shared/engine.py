@@ -252,6 +252,8 @@ class RotationEngine:
                 found = self.inventory.list_cmk_registries_in(subscriptions)
             except RotationError as exc:
                 problems.append(RunProblem("resourcegraph", exc.reason, exc.transient, exc.message))
+            if self.settings.subscription_ids:
+                problems.extend(self._invisible(subscriptions))
         else:
             for subscription_id, listed in zip(subscriptions, self._each_subscription(
                     subscriptions, lambda s: list(self.registries.list_cmk_registries(s))), strict=True):
@@ -266,6 +268,18 @@ class RotationEngine:
                        and self.settings.in_scope(r.subscription_id, r.resource_group)
                        and (scope.key is None or (r.key_id is not None and r.key_id.key == scope.key))),
                       key=lambda r: r.id.lower())
+
+    def _invisible(self, configured: list[str]) -> list[RunProblem]:
+        """Resource Graph answers nothing, not an error, for a subscription the identity cannot read: a
+        configured one missing from the subscription list would otherwise be silently empty."""
+        try:
+            visible = {s.lower() for s in self.registries.list_subscription_ids()}
+        except RotationError as exc:
+            return [RunProblem("subscriptions", exc.reason, exc.transient, exc.message)]
+        return [RunProblem(f"/subscriptions/{s}", Reason.FORBIDDEN, False,
+                           "configured in ROTATION_SUBSCRIPTION_IDS but not readable by the app's identity; "
+                           "Resource Graph returns nothing for it")
+                for s in configured if s.lower() not in visible]
 
     @staticmethod
     def _each_subscription(subscriptions: list[str], read: Callable[[str], list[Any]]) -> list[Any]:

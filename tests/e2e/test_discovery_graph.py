@@ -101,3 +101,18 @@ def test_a_stale_listing_never_causes_a_wrong_write(az, estate, app_env) -> None
     assert (pinned.result, pinned.reason) == (Result.SKIPPED, Reason.OPTED_OUT)  # decided on the fresh GET
     assert not [r for r in az.requests if r["method"] == "PATCH" and "encryption" in str(r["body"])]
     assert new.properties.version not in str(client.registries.get("rg-registries", "acrpinned").as_dict())
+
+
+def test_a_configured_subscription_the_app_cannot_read_is_a_problem_not_silence(az, two_subscriptions,
+                                                                                app_env) -> None:
+    # Resource Graph answers no rows, not an error, for it; listing per subscription would have failed loudly.
+    first, second = two_subscriptions
+    with az.world.lock:
+        for key, assignment in list(az.world.role_assignments.items()):
+            if assignment.principal_id == az.principal_id and second.subscription_id in assignment.scope:
+                del az.world.role_assignments[key]
+    env = {**app_env, **GRAPH, "ROTATION_SUBSCRIPTION_IDS": f"{first.subscription_id},{second.subscription_id}"}
+    report = build_engine(env).sweep(dry_run=True)
+    assert [(p.scope, p.reason, p.transient) for p in report.problems] == [
+        (f"/subscriptions/{second.subscription_id}", Reason.FORBIDDEN, False)]
+    assert {o.registry_id.lower() for o in report.outcomes} == {i.lower() for i in first.registries.values()}
