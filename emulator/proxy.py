@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import trustme
 
-from emulator import appinsights, arm, identity, keyvault, limits
+from emulator import appinsights, arm, holds, identity, keyvault, limits
 from emulator.clouds import certificate_names, service_of
 from emulator.world import Request, Response, World
 
@@ -134,6 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
         principal_id, audience = self._principal()
         req = Request(self.command, host, split.path, query, self._headers(), body, principal_id, audience)
 
+        holds.wait_if_held(world, req)  # a crash test's hold keeps the request here until released
         if world.settings.latency_ms:
             time.sleep(world.settings.latency_ms / 1000.0)
         resp, lro_failed = None, None

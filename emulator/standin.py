@@ -10,7 +10,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from emulator import eventgrid
+from emulator import eventgrid, holds
+from emulator.holds import Hold
 from emulator.identity import IDENTITY_PATH, AdminCredential
 from emulator.proxy import Proxy
 from emulator.world import (
@@ -82,6 +83,7 @@ class AzureStandIn:
         return self
 
     def stop(self) -> None:
+        holds.release_all(self.world)
         try:
             eventgrid.close(self.world)
         finally:
@@ -121,6 +123,12 @@ class AzureStandIn:
         with self.world.lock:
             self.world.faults.append(fault)
         return fault
+
+    def hold(self, method: str | None = None, host: str | None = None, path_contains: str | None = None,
+             skip: int = 0, when: Any = None) -> Hold:
+        """Keep the next matching request (after ``skip`` of them) waiting until ``release()``; the hold's
+        ``wait_arrived()`` returns once it is here."""
+        return holds.arm(self.world, Hold(method, host, path_contains, skip, when))
 
     @property
     def requests(self) -> list[dict[str, Any]]:

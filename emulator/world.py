@@ -224,6 +224,8 @@ class World:
         # --- keyvault.py / eventgrid.py / appinsights.py state (append below) ---
         self.published_expiry: set[tuple[str, str, str]] = set()  # (event type, key id, version)
         self.deliveries: list[dict[str, Any]] = []  # webhook deliveries: event id, url, status
+        # --- holds.py state: requests a test keeps waiting (crash tests) ---
+        self.holds: list[Any] = []
 
     # Clock: the stand-in's idea of now, which tests may move forward.
     def now(self) -> float:

@@ -220,7 +220,7 @@ class RotationEngine:
         start_by = now + timedelta(seconds=budget_s) if budget_s is not None else None
         queued = self.dispatch is not None and trigger in (Trigger.EVENT, Trigger.SWEEP) and scope.registry is None
         rollout = Rollout(self.registries, self.settings, self.clock, self.locks, keys, report, start_by,
-                          targets or {}, self.dispatch if queued else None)
+                          targets or {}, self.dispatch if queued else None, reread=scope.registry is None)
         for outcome in rollout.outcomes(decisions):
             report.outcomes.append(outcome)
             self._notify(self.sink.outcome, outcome)

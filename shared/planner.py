@@ -191,7 +191,9 @@ def already_current(i: _Input) -> Decision | None:
     target = _target(i)
     assert target is not None
     if i.registry.version_in_use == target.version:
-        return _leave(i, Result.UNCHANGED, Reason.ALREADY_CURRENT, to=target.version)
+        rotated_at = i.registry.last_key_rotation  # the earlier rotation that did it, as ACR recorded it
+        return _leave(i, Result.UNCHANGED, Reason.ALREADY_CURRENT,
+                      f"rotated to this version at {rotated_at.isoformat()}" if rotated_at else "", to=target.version)
     return None
 
 

@@ -47,6 +47,9 @@ class Rollout:
     start_by: datetime | None = None  # no update starts after this (the Event Grid budget)
     targets: dict[str, ManualTarget] = field(default_factory=dict)  # registry id (lower) -> manual target
     dispatch: DispatchPort | None = None  # set: updates are enqueued, not applied here
+    # False: the run read its one registry with a GET moments ago (a queue message, a manual run on one
+    # registry), so that read is the re-read: a second one would spend another token of ARM's read bucket.
+    reread: bool = True
 
     def outcomes(self, decisions: list[Decision]) -> list[Outcome]:
         """One outcome per decision, in the same order."""
@@ -166,7 +169,7 @@ class Rollout:
         registry, report = decision.registry, self.report
         ref = RegistryRef(registry.subscription_id, registry.resource_group, registry.name)
         # Re-read right before writing: another delivery may have done this already.
-        fresh = self.registries.get_registry(ref)
+        fresh = self.registries.get_registry(ref) if self.reread else registry
         if fresh is None:
             raise PermanentError(Reason.KEY_NOT_FOUND, "the registry no longer has a customer-managed key")
         key = self.keys.get(fresh.key_id.key) if fresh.key_id else None

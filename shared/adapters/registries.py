@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError
@@ -194,5 +195,13 @@ def to_registry(data: dict[str, Any], suffixes: tuple[str, ...]) -> Registry | N
         has_system_identity="systemassigned" in str(identity.get("type", "")).lower(),
         identity_principals=principals,
         system_principal_id=identity.get("principalId"),
-        last_key_rotation=None,
+        last_key_rotation=_timestamp(vault_properties.get("lastKeyRotationTimestamp")),
     )
+
+
+def _timestamp(raw: Any) -> datetime | None:
+    """ARM's timestamps (7 fractional digits, "+00:00" or "Z"); None when absent or unreadable."""
+    try:
+        return datetime.fromisoformat(str(raw).replace("Z", "+00:00")) if raw else None
+    except ValueError:
+        return None
