@@ -22,7 +22,7 @@ from requests import Session
 from requests.adapters import HTTPAdapter
 
 from shared.adapters.access import AccessAdapter
-from shared.adapters.arm_pacing import ArmPacingPolicy, TokenBuckets
+from shared.adapters.arm_pacing import ARM_LIMITS, ArmPacingPolicy, Buckets, TokenBuckets
 from shared.adapters.keyvault import KeyVaultAdapter
 from shared.adapters.registries import RegistryAdapter
 from shared.engine import OutcomeSink, RotationEngine
@@ -54,7 +54,7 @@ class AzureClients:
         self._per_subscription: dict[tuple[type, str], Any] = {}
         self._session: Session | None = None
         # One set of ARM token buckets per process: every client here acts as the same principal.
-        self._arm_buckets = TokenBuckets()
+        self.arm_buckets: Buckets = TokenBuckets()
 
     def _common(self) -> dict[str, Any]:
         if self._session is None:
@@ -89,7 +89,7 @@ class AzureClients:
         base = self.settings.endpoints.resource_manager
         return {"base_url": base, "credential_scopes": [base + "/.default"],
                 # A policy instance per pipeline (it links to the next policy); the buckets are shared.
-                "per_retry_policies": [ArmPacingPolicy(self._arm_buckets)], **self._common()}
+                "per_retry_policies": [ArmPacingPolicy(self.arm_buckets)], **self._common()}
 
     def acr_client(self, subscription_id: str) -> ContainerRegistryManagementClient:
         client: ContainerRegistryManagementClient = self._arm_client(ContainerRegistryManagementClient, subscription_id)
@@ -140,6 +140,32 @@ def rotation_queue(settings: Settings, env: Mapping[str, str], clients: AzureCli
     return QueueDispatcher(client)
 
 
+def shared_arm_budget(env: Mapping[str, str], clients: AzureClients) -> Buckets:
+    """Scale-out: every instance takes ARM tokens from one budget in the host's storage account (blobs in
+    ``arm-pacing``), or paces to 1/ROTATION_MAX_INSTANCES of ARM's buckets while storage cannot be reached.
+    Why: shared/adapters/arm_pacing.py."""
+    from azure.storage.blob import ContainerClient
+
+    from shared.adapters.arm_pacing import DEFAULT_INSTANCE_CAP, SharedBuckets, share_of
+    from shared.adapters.bucket_store import CONTAINER, BlobBucketStore
+
+    raw_cap = env.get("ROTATION_MAX_INSTANCES", "").strip() or str(DEFAULT_INSTANCE_CAP)
+    if not raw_cap.isdigit() or not 1 <= int(raw_cap) <= 1000:
+        raise ConfigurationError(f"ROTATION_MAX_INSTANCES must be the app's maximumInstanceCount (1-1000), "
+                                 f"not {raw_cap[:40]!r}")
+    options: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 10, "user_agent": USER_AGENT}
+    service_uri = env.get("AzureWebJobsStorage__blobServiceUri", "").strip()
+    connection = env.get("AzureWebJobsStorage", "").strip()
+    if service_uri:
+        container = ContainerClient(service_uri, CONTAINER, credential=clients.credential, **options)
+    elif connection:
+        container = ContainerClient.from_connection_string(connection, CONTAINER, **options)
+    else:
+        raise ConfigurationError("ROTATION_QUEUE_NAME is set but neither AzureWebJobsStorage__blobServiceUri "
+                                 "nor AzureWebJobsStorage names the storage account")
+    return SharedBuckets(BlobBucketStore(container), TokenBuckets(share_of(ARM_LIMITS, int(raw_cap))))
+
+
 def resource_graph(settings: Settings, clients: AzureClients) -> InventoryPort:
     """The opt-in discovery (ROTATION_DISCOVERY=resourcegraph). Imported only then: cold starts stay as they were."""
     from azure.mgmt.resourcegraph import ResourceGraphClient
@@ -166,6 +192,8 @@ def build_engine(env: Mapping[str, str] | None = None, credential: Any = None,
     env = os.environ if env is None else env
     settings = load_settings(env)
     clients = AzureClients(settings, credential)
+    if settings.queue_name:  # scaled out: the instances share ARM's buckets
+        clients.arm_buckets = shared_arm_budget(env, clients)
     quiet_azure_loggers()
     sink = sink or TelemetrySink()
     keyvault: KeyVaultPort = KeyVaultAdapter(clients.key_client)

@@ -7,18 +7,43 @@ RetryPolicy (so every attempt takes a token) and waits for a token before sendin
 instance on the same principal spent the tokens) empties our bucket too, and RetryPolicy retries
 it, honouring Retry-After. The ``x-ms-ratelimit-remaining-*`` headers are not followed: they arrive
 after the refill they describe, and lowering the bucket to them on every answer halved throughput.
+
+Scale-out (``SharedBuckets``): every instance of the app is the same principal, so every instance draws on
+the same ARM buckets. Pacing alone per process lets N instances spend N times the bucket; pacing each to a
+fixed share (1/maximumInstanceCount) is safe but slow whenever fewer instances run; following the headers
+is late (above). So the instances keep ONE bucket per subscription and kind in the app's own storage, and
+take tokens from it with optimistic concurrency (read the state and its ETag; write it back only if the
+ETag still matches, else read again). Why that is sound, for any number of instances:
+
+- Tokens never exceed what ARM grants: each write is conditional, so the stored state is linearizable and
+  the tokens handed out by time t are at most burst + rate x t, whoever asked.
+- A crash loses nothing but tokens already taken (under-use, never over-use).
+- A process takes a few tokens at once for the threads waiting in it (one storage round trip serves them)
+  and drops the ones it has not used within ``STASH_TTL_S``: tokens held back and spent later could stack
+  on a bucket refilled meanwhile.
+- Instances' clocks differ by milliseconds (NTP); a refill never runs backwards (``at`` only increases).
+- When storage cannot be reached, a process paces to its share of the bucket (1 / the app's instance cap),
+  which no number of instances up to the cap can overrun.
+- Storage is not a bottleneck: about 2 storage operations per token batch, at most ARM's own 35 tokens a
+  second per subscription, far inside one blob's and one account's scalability targets.
 """
 
 from __future__ import annotations
 
+import logging
+import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
+from azure.core.exceptions import AzureError
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import HTTPPolicy
+
+log = logging.getLogger(__name__)
 
 READS, WRITES = "reads", "writes"
 
@@ -31,6 +56,19 @@ class BucketLimits:
 
 # Documented ARM limits (request-limits-and-throttling): per subscription and principal.
 ARM_LIMITS = {READS: BucketLimits(250, 25.0), WRITES: BucketLimits(200, 10.0)}
+DEFAULT_INSTANCE_CAP = 40  # Flex Consumption's default maximumInstanceCount
+
+
+def share_of(limits: dict[str, BucketLimits], instances: int) -> dict[str, BucketLimits]:
+    """Each instance's part of the buckets when ``instances`` of them may run at once."""
+    return {kind: BucketLimits(max(1.0, limit.burst / instances), limit.per_second / instances)
+            for kind, limit in limits.items()}
+
+
+class Buckets(Protocol):
+    def take(self, subscription: str, kind: str) -> float: ...
+
+    def drain(self, subscription: str, kind: str) -> None: ...
 
 
 class TokenBuckets:
@@ -81,7 +119,7 @@ def bucket_of(method: str, url: str) -> tuple[str, str]:
 
 
 class ArmPacingPolicy(HTTPPolicy):
-    def __init__(self, buckets: TokenBuckets) -> None:
+    def __init__(self, buckets: Buckets) -> None:
         super().__init__()
         self.buckets = buckets
 
@@ -92,3 +130,125 @@ class ArmPacingPolicy(HTTPPolicy):
         if response.http_response.status_code == 429:
             self.buckets.drain(subscription, kind)
         return response
+
+
+# --- One budget for every instance -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BucketState:
+    tokens: float
+    at: float  # wall-clock seconds of the last refill
+
+
+class BucketStore(Protocol):
+    """Where the shared buckets live (adapters/bucket_store.py: a blob each in the app's storage)."""
+
+    def read(self, name: str) -> tuple[BucketState | None, str | None]:
+        """The state and its version (ETag); (None, None) when there is none yet."""
+
+    def write(self, name: str, state: BucketState, version: str | None) -> bool:
+        """Store ``state`` if the stored version is still ``version`` (None: if there is none); False if not."""
+
+
+MAX_CLAIM = 8  # tokens one storage round trip may take for the threads waiting in this process
+STASH_TTL_S = 0.5  # unspent tokens taken earlier are dropped after this: they could stack on a refilled bucket
+FALLBACK_LOG_EVERY_S = 60.0
+
+
+class SharedBuckets:
+    """ARM's buckets kept once for every instance, in storage; see the module's docstring for why."""
+
+    def __init__(self, store: BucketStore, fallback: TokenBuckets, limits: dict[str, BucketLimits] | None = None,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._store, self._fallback = store, fallback
+        self._limits = limits or ARM_LIMITS
+        self._clock, self._sleep = clock, sleep
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._stash: dict[tuple[str, str], tuple[int, float]] = {}  # -> (tokens, taken at)
+        self._waiting: dict[tuple[str, str], int] = {}
+        self._fell_back_at = 0.0
+
+    def take(self, subscription: str, kind: str) -> float:
+        key = (subscription, kind)
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+            self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            with lock:  # one thread per bucket talks to storage; the others wait here for its tokens
+                if self._from_stash(key):
+                    return 0.0
+                return self._claim_or_wait(key)
+        except AzureError as exc:
+            self._fell_back(exc)
+            return self._fallback.take(subscription, kind)
+        finally:
+            with self._guard:
+                self._waiting[key] -= 1
+
+    def drain(self, subscription: str, kind: str) -> None:
+        key = (subscription, kind)
+        with self._guard:
+            self._stash.pop(key, None)
+        try:
+            for _ in range(5):
+                state, version = self._store.read(_name(key))
+                if state is not None and state.tokens <= 0:
+                    return
+                now = self._clock()
+                if self._store.write(_name(key), BucketState(0.0, max(now, state.at if state else now)), version):
+                    return
+        except AzureError as exc:
+            self._fell_back(exc)
+            self._fallback.drain(subscription, kind)
+
+    def _from_stash(self, key: tuple[str, str]) -> bool:
+        with self._guard:
+            tokens, taken_at = self._stash.get(key, (0, 0.0))
+            if tokens > 0 and self._clock() - taken_at <= STASH_TTL_S:
+                self._stash[key] = (tokens - 1, taken_at)
+                return True
+            self._stash.pop(key, None)
+            return False
+
+    def _claim_or_wait(self, key: tuple[str, str]) -> float:
+        waited = 0.0
+        while True:
+            with self._guard:
+                want = max(1, min(MAX_CLAIM, self._waiting[key]))
+            got, delay = self._claim(key, want)
+            if got:
+                with self._guard:
+                    self._stash[key] = (got - 1, self._clock())
+                return waited
+            delay *= random.uniform(1.0, 1.2)  # instances waiting alike do not all come back at once
+            self._sleep(delay)
+            waited += delay
+
+    def _claim(self, key: tuple[str, str], want: int) -> tuple[int, float]:
+        """Take up to ``want`` tokens: (taken, 0), or (0, seconds until one is there)."""
+        limit = self._limits[key[1]]
+        while True:
+            state, version = self._store.read(_name(key))
+            now = self._clock()
+            if state is None:
+                state = BucketState(limit.burst, now)
+            at = max(now, state.at)
+            tokens = min(limit.burst, state.tokens + (at - state.at) * limit.per_second)
+            if tokens < 1.0:
+                return 0, (1.0 - tokens) / limit.per_second
+            got = min(want, int(tokens))
+            if self._store.write(_name(key), BucketState(tokens - got, at), version):
+                return got, 0.0
+            # Another instance wrote first: read again.
+
+    def _fell_back(self, exc: AzureError) -> None:
+        now = self._clock()
+        if now - self._fell_back_at >= FALLBACK_LOG_EVERY_S:
+            self._fell_back_at = now
+            log.warning("shared ARM budget unreachable (%s): pacing this instance to its share of the bucket",
+                        type(exc).__name__)
+
+
+def _name(key: tuple[str, str]) -> str:
+    return f"{key[0] or 'tenant'}/{key[1]}.json"
