@@ -131,6 +131,7 @@ class QueueHost:
         self.inflight = Inflight(self.queue, visibility_s)
         self.functions = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="python-worker")
         self.invocations = 0
+        self.seen_work = False
 
     def run(self, until_empty: bool) -> None:
         renewer = threading.Thread(target=self.inflight.renew_forever, daemon=True)
@@ -144,13 +145,14 @@ class QueueHost:
                 batch = list(self.queue.receive_messages(messages_per_page=self.options.batch_size,
                                                          max_messages=self.options.batch_size,
                                                          visibility_timeout=int(self.inflight.visibility_s)))
+                self.seen_work = self.seen_work or bool(batch)
                 for message in batch:
                     self.inflight.add(message)
                     self.functions.submit(self._process, message)
                 if batch:
                     delay = MIN_POLL_S
                     continue
-                if until_empty and self.inflight.count() == 0 and self._queue_empty():
+                if until_empty and self.inflight.count() == 0 and self._drained():
                     return
                 time.sleep(random.uniform(delay / 2, delay))
                 delay = min(delay * 2, self.options.max_polling_s)
@@ -158,8 +160,11 @@ class QueueHost:
             self.functions.shutdown(wait=True)
             self.inflight.stopped.set()
 
-    def _queue_empty(self) -> bool:
-        return int(self.queue.get_queue_properties().approximate_message_count or 0) == 0
+    def _drained(self) -> bool:
+        """The queue, having held messages since this host started, holds none (taken ones included)."""
+        count = int(self.queue.get_queue_properties().approximate_message_count or 0)
+        self.seen_work = self.seen_work or count > 0
+        return self.seen_work and count == 0
 
     def _process(self, message: QueueMessage) -> None:
         from shared import triggers
@@ -168,7 +173,8 @@ class QueueHost:
         if count > self.options.max_dequeue_count:  # crashed deliveries used up its attempts: no invocation
             self._to_poison(message, count, "dequeue count over maxDequeueCount before invocation")
             return
-        record: dict[str, Any] = {"event": "invocation", "id": message.id, "dequeueCount": count}
+        record: dict[str, Any] = {"event": "invocation", "id": message.id, "dequeueCount": count,
+                                  "startedAt": time.time()}
         try:
             report = triggers.apply_rotation(message.content, count, self.max_dequeue)
             record["outcomes"] = report.to_dict()["outcomes"] if report is not None else []
@@ -200,7 +206,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--queue", required=True)
     parser.add_argument("--host-json", default=str(ROOT / "host.json"))
     parser.add_argument("--listener-visibility", type=float, default=LISTENER_VISIBILITY_S)
-    parser.add_argument("--until-empty", action="store_true", help="exit once the queue holds no message")
+    parser.add_argument("--until-empty", action="store_true",
+                        help="exit once the queue, having held messages, holds none")
     args = parser.parse_args(argv)
     from shared.queue_messages import max_dequeue_count
 

@@ -18,20 +18,21 @@ ETag still matches, else read again). Why that is sound, for any number of insta
 - Tokens never exceed what ARM grants: each write is conditional, so the stored state is linearizable and
   the tokens handed out by time t are at most burst + rate x t, whoever asked.
 - A crash loses nothing but tokens already taken (under-use, never over-use).
-- A process takes a few tokens at once for the threads waiting in it (one storage round trip serves them)
-  and drops the ones it has not used within ``STASH_TTL_S``: tokens held back and spent later could stack
-  on a bucket refilled meanwhile.
+- A take reserves its token even when the bucket is empty (the count goes below zero) and sleeps until
+  the refill covers it, so waiting costs no storage calls; a process reserves a few at once for the
+  threads waiting in it, and drops a reservation not used within ``STASH_TTL_S`` of its time (tokens held
+  back and spent later could stack on a bucket refilled meanwhile).
 - Instances' clocks differ by milliseconds (NTP); a refill never runs backwards (``at`` only increases).
 - When storage cannot be reached, a process paces to its share of the bucket (1 / the app's instance cap),
   which no number of instances up to the cap can overrun.
-- Storage is not a bottleneck: about 2 storage operations per token batch, at most ARM's own 35 tokens a
-  second per subscription, far inside one blob's and one account's scalability targets.
+- Storage is not a bottleneck: 2 storage operations (a read, a conditional write) per reservation, at most
+  ARM's own 35 tokens a second per subscription, far inside one blob's and one account's scalability
+  targets; a lost race costs one more pair.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -151,12 +152,16 @@ class BucketStore(Protocol):
 
 
 MAX_CLAIM = 8  # tokens one storage round trip may take for the threads waiting in this process
-STASH_TTL_S = 0.5  # unspent tokens taken earlier are dropped after this: they could stack on a refilled bucket
+STASH_TTL_S = 0.5  # a slot not used this long after its time is dropped: it could stack on a refilled bucket
 FALLBACK_LOG_EVERY_S = 60.0
 
 
 class SharedBuckets:
-    """ARM's buckets kept once for every instance, in storage; see the module's docstring for why."""
+    """ARM's buckets kept once for every instance, in storage; see the module's docstring for why.
+
+    A take reserves its token, even from an empty bucket (the stored count goes below zero: a queue of
+    reservations), and then sleeps until the refill covers it: one conditional write per reservation and
+    no polling, however many instances wait (the generic cell rate algorithm, in tokens)."""
 
     def __init__(self, store: BucketStore, fallback: TokenBuckets, limits: dict[str, BucketLimits] | None = None,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -165,7 +170,7 @@ class SharedBuckets:
         self._clock, self._sleep = clock, sleep
         self._guard = threading.Lock()
         self._locks: dict[tuple[str, str], threading.Lock] = {}
-        self._stash: dict[tuple[str, str], tuple[int, float]] = {}  # -> (tokens, taken at)
+        self._slots: dict[tuple[str, str], list[float]] = {}  # reserved and not yet used: when each may go
         self._waiting: dict[tuple[str, str], int] = {}
         self._fell_back_at = 0.0
 
@@ -175,21 +180,31 @@ class SharedBuckets:
             lock = self._locks.setdefault(key, threading.Lock())
             self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
-            with lock:  # one thread per bucket talks to storage; the others wait here for its tokens
-                if self._from_stash(key):
-                    return 0.0
-                return self._claim_or_wait(key)
+            with lock:  # one thread per bucket talks to storage, for every thread waiting on it
+                slot = self._next_slot(key)
+                if slot is None:
+                    with self._guard:
+                        want = max(1, min(MAX_CLAIM, self._waiting[key]))
+                    slots = self._reserve(key, want)
+                    slot = slots[0]
+                    with self._guard:
+                        self._slots[key] = slots[1:]
         except AzureError as exc:
             self._fell_back(exc)
             return self._fallback.take(subscription, kind)
         finally:
             with self._guard:
                 self._waiting[key] -= 1
+        delay = max(0.0, slot - self._clock())
+        if delay:
+            self._sleep(delay)
+        return delay
 
     def drain(self, subscription: str, kind: str) -> None:
+        """After a 429: nobody's tokens were there; reservations already made keep their turn."""
         key = (subscription, kind)
         with self._guard:
-            self._stash.pop(key, None)
+            self._slots.pop(key, None)
         try:
             for _ in range(5):
                 state, version = self._store.read(_name(key))
@@ -202,31 +217,16 @@ class SharedBuckets:
             self._fell_back(exc)
             self._fallback.drain(subscription, kind)
 
-    def _from_stash(self, key: tuple[str, str]) -> bool:
+    def _next_slot(self, key: tuple[str, str]) -> float | None:
         with self._guard:
-            tokens, taken_at = self._stash.get(key, (0, 0.0))
-            if tokens > 0 and self._clock() - taken_at <= STASH_TTL_S:
-                self._stash[key] = (tokens - 1, taken_at)
-                return True
-            self._stash.pop(key, None)
-            return False
+            slots = self._slots.get(key) or []
+            now = self._clock()
+            while slots and slots[0] < now - STASH_TTL_S:
+                slots.pop(0)
+            return slots.pop(0) if slots else None
 
-    def _claim_or_wait(self, key: tuple[str, str]) -> float:
-        waited = 0.0
-        while True:
-            with self._guard:
-                want = max(1, min(MAX_CLAIM, self._waiting[key]))
-            got, delay = self._claim(key, want)
-            if got:
-                with self._guard:
-                    self._stash[key] = (got - 1, self._clock())
-                return waited
-            delay *= random.uniform(1.0, 1.2)  # instances waiting alike do not all come back at once
-            self._sleep(delay)
-            waited += delay
-
-    def _claim(self, key: tuple[str, str], want: int) -> tuple[int, float]:
-        """Take up to ``want`` tokens: (taken, 0), or (0, seconds until one is there)."""
+    def _reserve(self, key: tuple[str, str], want: int) -> list[float]:
+        """Reserve ``want`` tokens; returns when each may be spent (now, or when the refill covers it)."""
         limit = self._limits[key[1]]
         while True:
             state, version = self._store.read(_name(key))
@@ -234,12 +234,9 @@ class SharedBuckets:
             if state is None:
                 state = BucketState(limit.burst, now)
             at = max(now, state.at)
-            tokens = min(limit.burst, state.tokens + (at - state.at) * limit.per_second)
-            if tokens < 1.0:
-                return 0, (1.0 - tokens) / limit.per_second
-            got = min(want, int(tokens))
-            if self._store.write(_name(key), BucketState(tokens - got, at), version):
-                return got, 0.0
+            tokens = min(limit.burst, state.tokens + (at - state.at) * limit.per_second)  # below 0: reserved
+            if self._store.write(_name(key), BucketState(tokens - want, at), version):
+                return [at + max(0.0, (j + 1 - tokens) / limit.per_second) for j in range(want)]
             # Another instance wrote first: read again.
 
     def _fell_back(self, exc: AzureError) -> None:
