@@ -59,8 +59,8 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -m "not standin"
 
-bench: $(STAMP)
-	$(PY) -m bench
+bench: $(STAMP) $(AZURITE)
+	AZURITE=$(AZURITE) $(PY) -m bench
 
 serve: $(STAMP)
 	$(PY) -m emulator serve --seed
