@@ -217,3 +217,17 @@ def test_a_failed_canary_holds_back_the_other_registries_on_its_key_and_is_repor
     assert by_name["elsewhere1"].result == Result.ROTATED  # another key is not held
     assert [p.reason for p in report.problems] == [Reason.CANARY_FAILED]
     assert [p[0].rsplit("/", 1)[-1] for p in arm.patches] == ["canary1", "elsewhere1"]
+
+
+def test_a_run_answers_with_the_documented_fields_and_no_ignored_field() -> None:
+    """The HTTP and CLI answer of a run (README, "The functions"); ``ignored`` was never set and is gone."""
+    engine, _, arm = setup()
+    arm.add(registry("pinned1", version="v1"))
+    answer = engine.run(RunRequest.sweep(dry_run=True)).to_dict()
+    assert set(answer) == {"trigger", "correlationId", "dryRun", "counts", "outcomes", "alerts", "keyVersionsCreated",
+                           "problems", "problemsFound", "durationMs"}
+    assert set(answer["outcomes"][0]) == {"registry", "name", "subscription", "resourceGroup", "vault", "key",
+                                          "fromVersion", "toVersion", "result", "reason", "transient", "detail",
+                                          "trigger", "dryRun", "correlationId", "durationMs"}
+    assert answer["outcomes"][0]["registry"].endswith("/registries/pinned1") and answer["outcomes"][0]["name"] == \
+        "pinned1"
