@@ -69,6 +69,7 @@ class FakeRegistries:
     on_update: Callable[[Registry, str], None] | None = None  # before an update applies: registry, key URI
     on_list: Callable[[str], None] | None = None  # after a subscription was listed (a change mid-run)
     reads: list[str] = field(default_factory=list)  # the name of each registry read with a GET, in order
+    listing_errors: dict[str, RotationError] = field(default_factory=dict)  # per subscription id, or "*" for all
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, *registries: Registry) -> None:
@@ -76,9 +77,13 @@ class FakeRegistries:
             self.registries[r.id.lower()] = r
 
     def list_subscription_ids(self) -> list[str]:
+        if "*" in self.listing_errors:
+            raise self.listing_errors["*"]
         return sorted({r.subscription_id for r in self.registries.values()})
 
     def list_cmk_registries(self, subscription_id: str) -> list[Registry]:
+        if subscription_id in self.listing_errors or "*" in self.listing_errors:
+            raise self.listing_errors.get(subscription_id) or self.listing_errors["*"]
         listed = [r for r in self.registries.values() if r.subscription_id == subscription_id]
         if self.on_list:
             self.on_list(subscription_id)

@@ -19,6 +19,7 @@ from shared.reasons import Reason
 from shared.troubleshooting import KEY_PERMISSIONS, KEY_ROLE, fix, role_for
 
 log = logging.getLogger(__name__)
+MAX_CAUSE = 300  # what happened, shortened; the fix after it is never cut
 _ACTION = re.compile(r"perform action(?:\(s\))? '([^']+)'(?: (?:over|on) (?:the linked )?scope(?:\(s\))? '([^']+)')?")
 _NAMESPACE = re.compile(r"namespace '([^']+)'")
 _TENANT = re.compile(r"tenant '?https://sts\.windows\.net/([0-9a-fA-F-]{36})/")
@@ -80,7 +81,7 @@ def _message(exc: HttpResponseError) -> str:
 
 
 def _failure(reason: Reason, transient: bool, call: Call, cause: str, remedy: str) -> RotationError:
-    detail = " ".join(f"{call.what}: {cause}".split())[:400]
+    detail = " ".join(f"{call.what}: {cause}".split())[:MAX_CAUSE]
     if remedy:
         detail = f"{detail}. Fix: {remedy}"
     return (TemporaryError if transient else PermanentError)(reason, detail)

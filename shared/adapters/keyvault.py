@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 from azure.keyvault.keys import KeyClient, KeyProperties, KeyVaultKey
 
-from shared.adapters.errors import Call, describe, is_disabled_key, translate
+from shared.adapters.errors import MAX_CAUSE, Call, describe, is_disabled_key, translate
 from shared.errors import PermanentError, RotationError
 from shared.keyids import KeyRef
 from shared.model import KeyDetails, KeyVersion
@@ -24,8 +24,8 @@ def _error(exc: Exception, what: str, key: KeyRef, needs: str = "read") -> Rotat
 
 
 def _not_found(exc: ResourceNotFoundError, key: KeyRef) -> RotationError:
-    return PermanentError(Reason.KEY_NOT_FOUND, f"listing versions of {key}: {describe(exc)}. Fix: "
-                          + fix(Reason.KEY_NOT_FOUND))
+    cause = f"listing versions of {key}: {describe(exc)}"[:MAX_CAUSE]
+    return PermanentError(Reason.KEY_NOT_FOUND, f"{cause}. Fix: {fix(Reason.KEY_NOT_FOUND)}")
 
 
 def _details(key: KeyVaultKey) -> KeyDetails:
