@@ -53,6 +53,12 @@ class AccessAdapter:
                                      policies, bool(props.enable_purge_protection), *_network(props)))
         return found
 
+    def list_deleted_vault_names(self, subscription_id: str) -> list[str]:
+        try:
+            return [str(v.name).lower() for v in self._vaults_for(subscription_id).vaults.list_deleted()]
+        except AzureError as exc:
+            raise _error(exc, f"listing deleted vaults in subscription {subscription_id}") from None
+
     def role_ids(self, principal_id: str, vault_id: str, key_name: str) -> frozenset[str]:
         """Role definition ids the principal holds on the vault (at or above it) or on this key."""
         subscription_id = vault_id.split("/")[2]
