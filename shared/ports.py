@@ -47,7 +47,8 @@ class RegistryPort(Protocol):
     def update_key(self, registry: Registry, key_uri: str, poll_interval_s: float) -> Registry | None:
         """PATCH only ``properties.encryption`` (same identity) and wait for the long-running operation.
 
-        Returns the registry as read after the operation finished (None: not read; the engine reads it)."""
+        Returns the registry as read by the operation's last poll (the verification read); None if it no longer
+        has customer-managed-key encryption."""
         ...
 
 
@@ -66,6 +67,10 @@ class AccessPort(Protocol):
         ...
 
     def role_ids(self, principal_id: str, vault_id: str, key_name: str) -> frozenset[str]:
+        ...
+
+    def list_deleted_vault_names(self, subscription_id: str) -> list[str]:
+        """Names of the soft-deleted vaults of a subscription (ARM's deletedVaults)."""
         ...
 
 

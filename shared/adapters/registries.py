@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError
@@ -19,7 +19,7 @@ from azure.mgmt.containerregistry.models import (
 from azure.mgmt.core.polling.arm_polling import ARMPolling, BodyContentPolling
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
-from shared.adapters.errors import describe, translate
+from shared.adapters.errors import Call, describe, translate
 from shared.armids import RegistryRef, parse_registry_id
 from shared.errors import RotationError, TemporaryError
 from shared.keyids import InvalidKeyId, KeyId, parse_key_id
@@ -28,8 +28,7 @@ from shared.reasons import Reason
 
 
 def _error(exc: Exception, what: str, rejected: Reason = Reason.UPDATE_REJECTED) -> RotationError:
-    return translate(exc, what=what, forbidden=Reason.FORBIDDEN, not_found=Reason.REGISTRY_NOT_FOUND,
-                     rejected=rejected)
+    return translate(exc, Call(what, rejected=rejected))
 
 
 class RegistryStatePolling(ARMPolling):
@@ -200,8 +199,13 @@ def to_registry(data: dict[str, Any], suffixes: tuple[str, ...]) -> Registry | N
 
 
 def _timestamp(raw: Any) -> datetime | None:
-    """ARM's timestamps (7 fractional digits, "+00:00" or "Z"); None when absent or unreadable."""
+    """ARM's date-time (ISO 8601, 'Z' or an offset; the SDK's as_dict() keeps it as a string or a datetime)."""
+    if isinstance(raw, datetime):
+        return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
+    if not isinstance(raw, str) or not raw.strip():
+        return None
     try:
-        return datetime.fromisoformat(str(raw).replace("Z", "+00:00")) if raw else None
+        parsed = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -9,11 +9,12 @@ import json
 import sys
 
 from shared import telemetry, triggers
+from shared.composition import configure_telemetry_for_cli
 from shared.events import envelope_from_json
 
 
 def main() -> int:
-    exporting = telemetry.configure_for_cli()
+    exporting = configure_telemetry_for_cli()
     try:
         try:
             report = triggers.key_event(envelope_from_json(json.load(sys.stdin)))

@@ -7,6 +7,7 @@ import pytest
 from queue_support import host_json, invocations, lines_until, new_queue, start_host
 
 from emulator import seed
+from shared import triggers
 from shared.composition import build_engine
 from tests.crash.processes import finish, is_registry, kill
 
@@ -17,8 +18,8 @@ VISIBILITY_S = 3.0  # the listener's visibility: 10 minutes in the host; seconds
 def _enqueue(az, estate, app_env, queue) -> str:
     """A new key version and a sweep that queues the pinned registry: (the new version)."""
     new = seed.create_key(az, estate.vault_url, estate.key_name)
-    report = build_engine(queue.env(app_env)).sweep()
-    assert [o.registry for o in report.outcomes if o.reason.value == "QUEUED"] == ["acrpinned"]
+    report = triggers.sweep(lambda: build_engine(queue.env(app_env)))
+    assert [o.registry_name for o in report.outcomes if o.reason.value == "QUEUED"] == ["acrpinned"]
     return str(new.id)
 
 

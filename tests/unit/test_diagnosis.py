@@ -7,9 +7,9 @@ from types import MappingProxyType
 
 import pytest
 
-from shared.diagnosis import access_problem, key_type_problem, problems_of
+from shared.diagnosis import access_problem, key_type_problem, problems_of, vault_problems
 from shared.keyids import KeyId, KeyRef
-from shared.model import KeyDetails, VaultAccess
+from shared.model import AccessObservation, KeyDetails, VaultAccess
 from shared.reasons import Problem
 from tests.builders import CLIENT_ID, NOW, observation, registry, version
 
@@ -56,10 +56,36 @@ def test_access_problem(reg, vault, roles, expected) -> None:
 def test_a_key_whose_current_version_is_ec_is_reported() -> None:
     key = observation(version("v1", 1), details={"v1": KeyDetails("EC", None)})
     assert key_type_problem(key) == KEY_TYPE_UNSUPPORTED
-    assert KEY_TYPE_UNSUPPORTED in problems_of(registry(), key, NOW, 30)
+    assert KEY_TYPE_UNSUPPORTED in problems_of(registry(), key, NOW, 30, AccessObservation())
 
 
 def test_access_is_only_judged_when_it_was_checked() -> None:
     key = observation(version("v1", 1))
-    assert problems_of(REG, key, NOW, 30) == []
-    assert problems_of(REG, key, NOW, 30, RBAC, frozenset(), access_checked=True) == [IDENTITY_WITHOUT_KEY_ACCESS]
+    roles = MappingProxyType({(PRINCIPAL, RBAC.id.lower(), REG.key_id.key.name): frozenset()})
+    read = AccessObservation(MappingProxyType({"kv-prod": RBAC}), roles, checked=True)
+    assert problems_of(REG, key, NOW, 30, AccessObservation()) == []
+    assert problems_of(REG, key, NOW, 30, read) == [IDENTITY_WITHOUT_KEY_ACCESS]
+
+
+@pytest.mark.parametrize(("identity", "network", "trusted", "expected"), [
+    (CLIENT_ID, "open", True, []),
+    (CLIENT_ID, "firewalled", True, [Problem.VAULT_FIREWALL_BLOCKS_REGISTRY]),
+    (CLIENT_ID, "closed", True, [Problem.VAULT_FIREWALL_BLOCKS_REGISTRY]),
+    ("system", "firewalled", True, []),
+    ("system", "closed", True, []),
+    ("system", "firewalled", False, [Problem.VAULT_FIREWALL_BLOCKS_REGISTRY]),
+], ids=["an open vault", "a firewall and a user-assigned identity", "public access off and a user-assigned identity",
+        "a firewall and the system identity through trusted services",
+        "public access off and the system identity through trusted services",
+        "a firewall that lets no trusted service through"])
+def test_only_a_system_identity_passes_a_vault_firewall_as_a_trusted_service(identity, network, trusted,
+                                                                              expected) -> None:
+    reg = replace(REG, encryption_identity=identity)
+    vault = replace(RBAC, public_network=network, trusted_services=trusted)
+    assert vault_problems(reg, vault) == expected
+
+
+def test_a_vault_without_purge_protection_is_a_risk_worth_a_warning() -> None:
+    assert vault_problems(REG, replace(RBAC, purge_protection=False)) == [Problem.VAULT_WITHOUT_PURGE_PROTECTION]
+    hsm = replace(REG, key_id=KeyId(KeyRef("hsm1.managedhsm.azure.net", "k"), "v1"))
+    assert vault_problems(hsm, replace(RBAC, purge_protection=False)) == []
