@@ -131,6 +131,7 @@ var rotationSettings = {
   ROTATION_EVENT_BUDGET_SECONDS: eventBudgetSeconds
   ROTATION_HTTP_TIMEOUT_SECONDS: httpTimeoutSeconds
   ROTATION_QUEUE_NAME: rotationQueueName
+  ROTATION_MAX_INSTANCES: string(maximumInstanceCount) // each instance's share of ARM's buckets if storage is down
   ROTATION_DISCOVERY: discovery
   AZURE_CLOUD: environment().name // AzureCloud, AzureChinaCloud or AzureUSGovernment, as the engine expects
 }

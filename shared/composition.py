@@ -150,19 +150,15 @@ def rotation_queue(settings: Settings, env: Mapping[str, str], clients: AzureCli
     return QueueDispatcher(client)
 
 
-def shared_arm_budget(env: Mapping[str, str], clients: AzureClients) -> Buckets:
+def shared_arm_budget(settings: Settings, env: Mapping[str, str], clients: AzureClients) -> Buckets:
     """Scale-out: every instance takes ARM tokens from one budget in the host's storage account (blobs in
     ``arm-pacing``), or paces to 1/ROTATION_MAX_INSTANCES of ARM's buckets while storage cannot be reached.
     Why: shared/adapters/arm_pacing.py."""
     from azure.storage.blob import ContainerClient
 
-    from shared.adapters.arm_pacing import DEFAULT_INSTANCE_CAP, SharedBuckets, share_of
+    from shared.adapters.arm_pacing import SharedBuckets, share_of
     from shared.adapters.bucket_store import CONTAINER, BlobBucketStore
 
-    raw_cap = env.get("ROTATION_MAX_INSTANCES", "").strip() or str(DEFAULT_INSTANCE_CAP)
-    if not raw_cap.isdigit() or not 1 <= int(raw_cap) <= 1000:
-        raise ConfigurationError(f"ROTATION_MAX_INSTANCES must be the app's maximumInstanceCount (1-1000), "
-                                 f"not {raw_cap[:40]!r}")
     options: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 10, "user_agent": USER_AGENT}
     service_uri = env.get("AzureWebJobsStorage__blobServiceUri", "").strip()
     connection = env.get("AzureWebJobsStorage", "").strip()
@@ -173,7 +169,7 @@ def shared_arm_budget(env: Mapping[str, str], clients: AzureClients) -> Buckets:
     else:
         raise ConfigurationError("ROTATION_QUEUE_NAME is set but neither AzureWebJobsStorage__blobServiceUri "
                                  "nor AzureWebJobsStorage names the storage account")
-    return SharedBuckets(BlobBucketStore(container), TokenBuckets(share_of(ARM_LIMITS, int(raw_cap))))
+    return SharedBuckets(BlobBucketStore(container), TokenBuckets(share_of(ARM_LIMITS, settings.max_instances)))
 
 
 def resource_graph(settings: Settings, clients: AzureClients) -> InventoryPort:
@@ -217,7 +213,7 @@ def build_engine(env: Mapping[str, str] | None = None, credential: Any = None,
     settings = load_settings(env)
     clients = AzureClients(settings, credential)
     if settings.queue_name:  # scaled out: the instances share ARM's buckets
-        clients.arm_buckets = shared_arm_budget(env, clients)
+        clients.arm_buckets = shared_arm_budget(settings, env, clients)
     quiet_azure_loggers()
     return assemble(
         settings, KeyVaultAdapter(clients.key_client),

@@ -100,6 +100,8 @@ SETTINGS: dict[str, tuple[str, str, Parser]] = {
     "ROTATION_HTTP_TIMEOUT_SECONDS": ("http_timeout_s", "60", _number(1, 300)),
     # set: events and sweeps enqueue one message per registry (apply_rotation applies)
     "ROTATION_QUEUE_NAME": ("queue_name", "", _queue_name),
+    # the app's maximumInstanceCount: with the queue, each instance's share of ARM's buckets if storage is down
+    "ROTATION_MAX_INSTANCES": ("max_instances", "40", _number(1, 1000, whole=True)),
     "ROTATION_DISCOVERY": ("discovery", "list", _discovery),
     "AZURE_CLOUD": ("cloud", "AzureCloud", _cloud),
 }
@@ -123,6 +125,7 @@ class Settings:
     http_timeout_s: float = _PARSED["ROTATION_HTTP_TIMEOUT_SECONDS"]
     cloud: Cloud = _PARSED["AZURE_CLOUD"]
     queue_name: str = _PARSED["ROTATION_QUEUE_NAME"]
+    max_instances: int = _PARSED["ROTATION_MAX_INSTANCES"]
     discovery: str = _PARSED["ROTATION_DISCOVERY"]
 
     @property

@@ -57,7 +57,6 @@ class BucketLimits:
 
 # Documented ARM limits (request-limits-and-throttling): per subscription and principal.
 ARM_LIMITS = {READS: BucketLimits(250, 25.0), WRITES: BucketLimits(200, 10.0)}
-DEFAULT_INSTANCE_CAP = 40  # Flex Consumption's default maximumInstanceCount
 
 
 def share_of(limits: dict[str, BucketLimits], instances: int) -> dict[str, BucketLimits]:
