@@ -138,3 +138,13 @@ def test_tokens_taken_for_waiting_threads_and_not_spent_soon_are_dropped() -> No
     writes = store.writes
     instance.take("sub", WRITES)
     assert store.writes == writes + 1
+
+
+def test_with_the_queue_on_and_no_blob_endpoint_the_error_names_the_missing_setting() -> None:
+    from shared.composition import build_engine
+    from shared.errors import ConfigurationError
+
+    env = {"ROTATION_QUEUE_NAME": "acr-rotations",
+           "AzureWebJobsStorage__queueServiceUri": "https://stapp.queue.core.windows.net"}
+    with pytest.raises(ConfigurationError, match="AzureWebJobsStorage__blobServiceUri"):
+        build_engine(env, credential=object())
