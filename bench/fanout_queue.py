@@ -9,6 +9,8 @@ apply them, sharing ARM's buckets through the budget in storage, with throttling
 from __future__ import annotations
 
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -30,9 +32,13 @@ THREADS = 32  # PYTHON_THREADPOOL_THREAD_COUNT, as docs/scale-out.md recommends 
 
 def run(registries: int = 2000, subscriptions: int = 4, instances: int = 4, keys: int = 10) -> dict[str, Any]:
     az = standin(subscriptions=subscriptions)
+    azurite = Azurite()
     try:
-        with Azurite() as storage:
-            return measure(az, storage, registries, subscriptions, instances, keys)
+        with azurite as storage:
+            figure = measure(az, storage, registries, subscriptions, instances, keys)
+            figure["azurite_cpu_s"] = round(azurite.cpu_seconds(), 1)
+            figure["load_avg_1m"] = round(os.getloadavg()[0], 1)  # the machine is shared: how busy it was
+            return figure
     finally:
         az.stop()
 
@@ -50,13 +56,16 @@ def measure(az: AzureStandIn, storage: str, registries: int, subscriptions: int,
     before = len(az.requests)
     with tempfile.TemporaryDirectory(prefix="fanout-queue-") as scratch:
         outputs = [open(f"{scratch}/host{i}.out", "w+") for i in range(instances)]  # noqa: SIM115 - closed below
-        started = time.time()
+        started, standin_cpu = time.time(), _cpu(resource.RUSAGE_SELF)
         hosts = [subprocess.Popen([sys.executable, "-m", "emulator.queue_host", "--queue", queue_name,
                                    "--until-empty"], cwd=ROOT, env=env, text=True, stdout=out,
                                   stderr=subprocess.STDOUT) for out in outputs]
+        planning_cpu = _cpu(resource.RUSAGE_CHILDREN)
         planned = run_child("sweep", {}, az, app)
+        planned["cpu_s"] = _cpu(resource.RUSAGE_CHILDREN) - planning_cpu
         for host in hosts:
-            host.wait(timeout=600)
+            host.wait(timeout=1800)
+        planned["standin_cpu_s"] = _cpu(resource.RUSAGE_SELF) - standin_cpu
         records = []
         for host, out in zip(hosts, outputs, strict=True):
             out.seek(0)
@@ -92,8 +101,16 @@ def _figure(az: AzureStandIn, estate: est.BenchEstate, new: dict[str, str], reco
         "patches_per_subscription": max(patches.values(), default=0), "patches": sum(patches.values()),
         "invocations": len(runs),
         "planned_s": round(planned["seconds"], 1),
+        # CPU seconds during the run, by process: this machine's 2 cores bound the figure (bench/README.md)
+        "hosts_cpu_s": round(sum(r["cpuS"] for host in records for r in host if r.get("event") == "exit"), 1),
+        "planning_cpu_s": round(planned["cpu_s"], 1), "standin_cpu_s": round(planned["standin_cpu_s"], 1),
         "invocations_per_instance": [sum(1 for r in host if r.get("event") == "invocation") for host in records],
     }
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _converged(az: AzureStandIn, estate: est.BenchEstate, new: dict[str, str]) -> int:

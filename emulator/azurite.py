@@ -70,6 +70,18 @@ class Azurite:
             f"BlobEndpoint=http://127.0.0.1:{ports['blob']}/{ACCOUNT};")
         return self.connection_string
 
+    def cpu_seconds(self) -> float:
+        """CPU time Azurite's processes have used so far (Linux: /proc/<pid>/stat, utime + stime)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for proc in self._procs:
+            try:
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
+
     def stop(self) -> None:
         for proc in self._procs:
             proc.terminate()

@@ -218,8 +218,9 @@ def main(argv: list[str]) -> int:
     host = QueueHost(connection, args.queue, options, args.listener_visibility, threads, max_dequeue_count(host_json))
     started = time.time()
     host.run(args.until_empty)
-    _emit(event="exit", invocations=host.invocations, startedAt=started,
-          peakRssMb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    _emit(event="exit", invocations=host.invocations, startedAt=started, peakRssMb=usage.ru_maxrss / 1024,
+          cpuS=usage.ru_utime + usage.ru_stime)
     return 0
 
 
