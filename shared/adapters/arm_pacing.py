@@ -19,15 +19,15 @@ ETag still matches, else read again). Why that is sound, for any number of insta
   the tokens handed out by time t are at most burst + rate x t, whoever asked.
 - A crash loses nothing but tokens already taken (under-use, never over-use).
 - A take reserves its token even when the bucket is empty (the count goes below zero) and sleeps until
-  the refill covers it, so waiting costs no storage calls; a process reserves a few at once for the
-  threads waiting in it, and drops a reservation not used within ``STASH_TTL_S`` of its time (tokens held
-  back and spent later could stack on a bucket refilled meanwhile).
+  the refill covers it, so waiting costs no storage calls. A process reserves for all its threads waiting
+  on the bucket at once (up to ``MAX_CLAIM``), and drops a reservation not used within ``STASH_TTL_S`` of
+  its time (tokens held back and spent later could stack on a bucket refilled meanwhile).
 - Instances' clocks differ by milliseconds (NTP); a refill never runs backwards (``at`` only increases).
 - When storage cannot be reached, a process paces to its share of the bucket (1 / the app's instance cap),
   which no number of instances up to the cap can overrun.
-- Storage is not a bottleneck: 2 storage operations (a read, a conditional write) per reservation, at most
-  ARM's own 35 tokens a second per subscription, far inside one blob's and one account's scalability
-  targets; a lost race costs one more pair.
+- Storage is not a bottleneck: one conditional write per reservation when this process wrote last, a read
+  and a write when another did; at most ARM's own 35 tokens a second per
+  subscription, far inside one blob's and one account's scalability targets.
 """
 
 from __future__ import annotations
@@ -146,11 +146,12 @@ class BucketStore(Protocol):
     def read(self, name: str) -> tuple[BucketState | None, str | None]:
         """The state and its version (ETag); (None, None) when there is none yet."""
 
-    def write(self, name: str, state: BucketState, version: str | None) -> bool:
-        """Store ``state`` if the stored version is still ``version`` (None: if there is none); False if not."""
+    def write(self, name: str, state: BucketState, version: str | None) -> str | None:
+        """Store ``state`` if the stored version is still ``version`` (None: if there is none): its new version,
+        or None when another writer came first."""
 
 
-MAX_CLAIM = 8  # tokens one storage round trip may take for the threads waiting in this process
+MAX_CLAIM = 8  # tokens one storage round trip may reserve, for the threads of this process waiting on it
 STASH_TTL_S = 0.5  # a slot not used this long after its time is dropped: it could stack on a refilled bucket
 FALLBACK_LOG_EVERY_S = 60.0
 
@@ -170,6 +171,7 @@ class SharedBuckets:
         self._guard = threading.Lock()
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._slots: dict[tuple[str, str], list[float]] = {}  # reserved and not yet used: when each may go
+        self._known: dict[tuple[str, str], tuple[BucketState, str]] = {}  # as this process last wrote it
         self._waiting: dict[tuple[str, str], int] = {}
         self._fell_back_at = 0.0
 
@@ -204,6 +206,7 @@ class SharedBuckets:
         key = (subscription, kind)
         with self._guard:
             self._slots.pop(key, None)
+            self._known.pop(key, None)
         try:
             for _ in range(5):
                 state, version = self._store.read(_name(key))
@@ -225,18 +228,22 @@ class SharedBuckets:
             return slots.pop(0) if slots else None
 
     def _reserve(self, key: tuple[str, str], want: int) -> list[float]:
-        """Reserve ``want`` tokens; returns when each may be spent (now, or when the refill covers it)."""
+        """Reserve ``want`` tokens; returns when each may be spent (now, or when the refill covers it). Starts
+        from the state this process last wrote, if any: when nobody wrote since, that saves the read."""
         limit = self._limits[key[1]]
+        state, version = self._known.get(key) or self._store.read(_name(key))
         while True:
-            state, version = self._store.read(_name(key))
             now = self._clock()
             if state is None:
                 state = BucketState(limit.burst, now)
             at = max(now, state.at)
             tokens = min(limit.burst, state.tokens + (at - state.at) * limit.per_second)  # below 0: reserved
-            if self._store.write(_name(key), BucketState(tokens - want, at), version):
+            reserved = BucketState(tokens - want, at)
+            written = self._store.write(_name(key), reserved, version)
+            if written is not None:
+                self._known[key] = (reserved, written)
                 return [at + max(0.0, (j + 1 - tokens) / limit.per_second) for j in range(want)]
-            # Another instance wrote first: read again.
+            state, version = self._store.read(_name(key))  # another instance wrote first
 
     def _fell_back(self, exc: AzureError) -> None:
         now = self._clock()

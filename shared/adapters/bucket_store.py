@@ -32,18 +32,19 @@ class BlobBucketStore:
         except (ValueError, KeyError, TypeError):  # unreadable: taken as empty now, and overwritten
             return BucketState(0.0, time.time()), version
 
-    def write(self, name: str, state: BucketState, version: str | None) -> bool:
+    def write(self, name: str, state: BucketState, version: str | None) -> str | None:
         body = json.dumps({"tokens": round(state.tokens, 6), "at": state.at})
+        blob = self._container.get_blob_client(name)
         try:
             if version is None:
-                self._container.upload_blob(name, body, overwrite=False)
+                written = blob.upload_blob(body, overwrite=False)
             else:
-                self._container.upload_blob(name, body, overwrite=True, etag=version,
-                                            match_condition=MatchConditions.IfNotModified)
+                written = blob.upload_blob(body, overwrite=True, etag=version,
+                                           match_condition=MatchConditions.IfNotModified)
         except (ResourceExistsError, ResourceModifiedError):
-            return False  # another instance wrote first
+            return None  # another instance wrote first
         except ResourceNotFoundError:  # the first instance ever: no container yet
             with contextlib.suppress(ResourceExistsError):
                 self._container.create_container()
-            return False
-        return True
+            return None
+        return str(written["etag"])

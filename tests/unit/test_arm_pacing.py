@@ -36,8 +36,10 @@ class MemoryStore:
         self.unreachable = False
         self.lose_next_writes = 0  # another instance wins the next conditional writes
         self.writes = 0
+        self.reads = 0
 
     def read(self, name: str) -> tuple[BucketState | None, str | None]:
+        self.reads += 1
         if self.unreachable:
             raise ServiceRequestError("storage unreachable")
         if name not in self.items:
@@ -45,19 +47,19 @@ class MemoryStore:
         state, version = self.items[name]
         return state, str(version)
 
-    def write(self, name: str, state: BucketState, version: str | None) -> bool:
+    def write(self, name: str, state: BucketState, version: str | None) -> str | None:
         if self.unreachable:
             raise ServiceRequestError("storage unreachable")
         current = self.items.get(name)
         if self.lose_next_writes:
             self.lose_next_writes -= 1
             self.items[name] = (current[0] if current else state, (current[1] if current else 0) + 1)
-            return False
+            return None
         if (current is None) != (version is None) or (current is not None and str(current[1]) != version):
-            return False
+            return None
         self.writes += 1
         self.items[name] = (state, (current[1] if current else 0) + 1)
-        return True
+        return str(self.items[name][1])
 
 
 LIMITS = {WRITES: BucketLimits(20, 10.0)}
@@ -85,20 +87,30 @@ def test_any_number_of_instances_together_take_no_more_than_one_bucket_allows() 
     assert clock.now - start == pytest.approx((400 - 20) / 10)
 
 
-def test_a_lost_race_reads_again_and_takes_a_token_that_is_still_there() -> None:
+def test_a_lost_race_reads_again_and_reserves_from_what_is_there() -> None:
     clock, store = Clock(), MemoryStore()
     [instance] = instances(store, clock, 1)
     instance.take("sub", WRITES)
-    store.lose_next_writes = 2
+    store.lose_next_writes = 2  # two other instances write first: the state this process wrote is stale
+    reads = store.reads
     assert instance.take("sub", WRITES) == 0.0
+    assert store.reads == reads + 2
     state, _ = store.read("sub/writes.json")
     assert state is not None and state.tokens == pytest.approx(LIMITS[WRITES].burst - 2)
+
+
+def test_when_this_process_wrote_last_a_reservation_is_one_write_and_no_read() -> None:
+    clock, store = Clock(), MemoryStore()
+    [instance] = instances(store, clock, 1)
+    for _ in range(3):
+        instance.take("sub", WRITES)
+    assert (store.reads, store.writes) == (1, 3)
 
 
 def test_waiting_for_an_empty_bucket_is_one_reservation_not_polling() -> None:
     clock, store = Clock(), MemoryStore()
     [instance] = instances(store, clock, 1)
-    for _ in range(20):
+    for _ in range(LIMITS[WRITES].burst):
         instance.take("sub", WRITES)  # the burst
     writes = store.writes
     assert instance.take("sub", WRITES) == pytest.approx(0.1)  # reserved below zero, then slept to its turn
@@ -127,15 +139,16 @@ def test_without_storage_each_instance_paces_to_its_share_of_the_cap() -> None:
     assert share_of(ARM_LIMITS, 1000)[WRITES] == BucketLimits(1.0, 0.01)
 
 
-def test_tokens_taken_for_waiting_threads_and_not_spent_soon_are_dropped() -> None:
+def test_one_storage_round_trip_reserves_for_every_waiting_thread_and_unused_ones_expire() -> None:
     clock, store = Clock(), MemoryStore()
     [instance] = instances(store, clock, 1)
-    instance._waiting[("sub", WRITES)] = 4  # three more threads wait behind this one
+    instance._waiting[("sub", WRITES)] = 4  # four more threads wait behind this one
     instance.take("sub", WRITES)
     state, _ = store.read("sub/writes.json")
-    assert state is not None and state.tokens == pytest.approx(LIMITS[WRITES].burst - 5)  # one round trip, 5 tokens
+    assert state is not None and state.tokens == pytest.approx(LIMITS[WRITES].burst - 5)  # one write, 5 tokens
     clock.now += 1.0  # past STASH_TTL_S: the 4 unspent ones are not spent on a bucket refilled meanwhile
     writes = store.writes
+    instance._waiting[("sub", WRITES)] = 0
     instance.take("sub", WRITES)
     assert store.writes == writes + 1
 
