@@ -15,6 +15,7 @@ from typing import Any
 
 from emulator import arm_encryption as enc
 from emulator.arm_common import (
+    authorization_failed,
     error,
     iso,
     lower_rg,
@@ -24,7 +25,7 @@ from emulator.arm_common import (
     write_body,
 )
 from emulator.clouds import cloud_for_management
-from emulator.world import Request, Response, World
+from emulator.world import PERMISSIONS, Request, Response, World
 
 RTYPE = "Microsoft.ContainerRegistry/registries"
 NAME_RE = re.compile(r"^[a-zA-Z0-9]{5,50}$")
@@ -283,6 +284,17 @@ def operation_status(world: World, req: Request, sub: str, rg: str, name: str, o
         return Response(200, {"status": "Succeeded"}, headers)
 
 
+def _reads_anything_within(world: World, principal_id: str | None, prefix: str) -> bool:
+    """Whether some read role of the caller applies at, above or below the listed scope. With none, ARM
+    refuses the list itself (403 AuthorizationFailed over the list's scope) rather than answering empty."""
+    if world.can(principal_id, "arm/read", prefix):
+        return True
+    who = world.identities_of(principal_id) if principal_id else set()
+    with world.lock:
+        return any(ra.principal_id in who and ra.scope.lower().startswith(prefix)
+                   and ra.role_definition_id in PERMISSIONS["arm/read"] for ra in world.role_assignments.values())
+
+
 def list_registries(world: World, req: Request, sub: str, rg: str | None) -> Response:
     prefix = (f"/subscriptions/{sub}/resourcegroups/{rg}/" if rg else f"/subscriptions/{sub}/").lower()
     try:
@@ -290,6 +302,8 @@ def list_registries(world: World, req: Request, sub: str, rg: str | None) -> Res
     except ValueError:
         return error(400, "InvalidSkipToken", "The $skipToken is invalid.")
     size = max(1, world.settings.arm_page_size)
+    if not _reads_anything_within(world, req.principal_id, prefix):
+        return authorization_failed(world, req, f"{RTYPE}/read", prefix.rstrip("/"))
     with world.lock:
         keys = [k for k in world.registries if k.startswith(prefix)]
         # Per-item read checks: ARM lists what the caller may see (a resource-group Reader sees that group).
