@@ -177,7 +177,7 @@ def _apply(world: World, req: Request, reg: dict[str, Any], body: dict[str, Any]
                          "Customer-managed key encryption can only be enabled when the registry is created. "
                          + enc.CMK_HELP)
         new = enc.build_encryption(world, requested, current, reg["sku"]["name"], identity,
-                                   state.get("system_principal"))
+                                   state.get("system_principal"), reg["id"])
         if isinstance(new, Response):
             return new
         props["encryption"] = new

@@ -181,6 +181,14 @@ def user_identity(world: World, req: Request, sub: str, rg: str, name: str) -> R
         if denied:
             return denied
         return Response(200, existing) if existing else resource_not_found(IDENTITY_TYPE, name, rg)
+    if req.method == "DELETE":
+        # The identity goes; resources that had it attached keep a dangling reference (ACR: README R1).
+        denied = require(world, req, "arm/write", f"{IDENTITY_TYPE}/delete", rid)
+        if denied:
+            return denied
+        with world.lock:
+            world.identities.pop(rid.lower(), None)
+        return Response(200 if existing else 204)
     body = write_body(world, req, ("PUT",), "arm/write", IDENTITY_TYPE, rid, location_required=True)
     if isinstance(body, Response):
         return body

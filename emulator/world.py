@@ -68,6 +68,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "keys/wrap": frozenset({KEY_VAULT_ADMINISTRATOR, KEY_VAULT_CRYPTO_OFFICER, KEY_VAULT_CRYPTO_USER,
                             KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,
                             MANAGED_HSM_CRYPTO_SERVICE_ENCRYPTION_USER}),
+    "keys/crypto": frozenset({KEY_VAULT_ADMINISTRATOR, KEY_VAULT_CRYPTO_OFFICER, KEY_VAULT_CRYPTO_USER}),
 }
 
 
@@ -243,6 +244,8 @@ class World:
         # "absent" (nothing answers) or "assigned" (the app's identity).
         self.imds_mode = "no_identity"
         self.client_ip = "203.0.113.10"  # the address Key Vault sees the callers come from
+        # Access-policy denials carry ForbiddenByPolicy (2021 capture for keys) or AccessDenied (2024 capture).
+        self.access_policy_innererror = "ForbiddenByPolicy"
         self.private_link_hosts: set[str] = set()  # vault hosts the callers reach through a private endpoint
         self.unregistered_providers: set[tuple[str, str]] = set()  # (subscription, lower-case namespace)
         self.provider_registrations: list[dict[str, Any]] = []  # every POST .../providers/{ns}/register
