@@ -18,6 +18,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
+from emulator import eventgrid
 from emulator.arm_common import error, json_body, require_action, resource_not_found
 from emulator.world import Request, Response, World
 
@@ -183,6 +184,7 @@ def event_subscription(world: World, req: Request, sub: str, rg: str, topic: str
             stored["properties"][k] = props[k]
     with world.lock:
         world.event_subscriptions[rid.lower()] = stored
+    eventgrid.ensure_delivery(world)
     return Response(200 if existing else 201, served(stored))
 
 

@@ -344,9 +344,15 @@ def _policy(world: World, req: Request, vault: Vault, name: str) -> Response:
 def _delete(world: World, req: Request, vault: Vault, name: str) -> Response:
     _authorize(world, req, vault, "keys/write", "keys/delete", name)
     key = _key(world, vault, name)
-    key.deleted = True
-    _deleted_at.setdefault(world, {})[(vault.host, name.lower())] = int(world.now())
+    mark_deleted(world, vault, key)
     return _json(200, _deleted_bundle(world, vault, key))
+
+
+def mark_deleted(world: World, vault: Vault, key: Key) -> None:
+    """Soft-delete ``key`` now (what DELETE /keys/{name} does)."""
+    with world.lock:
+        key.deleted = True
+        _deleted_at.setdefault(world, {})[(vault.host, key.name.lower())] = int(world.now())
 
 
 def _deleted_bundle(world: World, vault: Vault, key: Key) -> dict[str, Any]:
