@@ -49,9 +49,13 @@ def error_of(exc: HttpResponseError) -> dict[str, Any]:
     return json.loads(exc.response.text())["error"]
 
 
-def assert_like(exc: HttpResponseError, body_name: str, *, message: bool = True) -> None:
-    """The raw answer behind ``exc`` has the status, code, innererror and (normalised) message of a real body."""
-    real = BODIES[body_name]
+def assert_like(exc: HttpResponseError, body_name: str, *, message: bool = True,
+                names: dict[str, str] | None = None) -> None:
+    """The raw answer behind ``exc`` has the status, code, innererror and (normalised) message of a real body;
+    ``names`` maps names in the real message to ours (a key's name, say)."""
+    real = json.loads(json.dumps(BODIES[body_name]))
+    for theirs_name, ours in (names or {}).items():
+        real["body"]["error"]["message"] = real["body"]["error"]["message"].replace(theirs_name, ours)
     assert exc.status_code == real["status"]
     mine, theirs = error_of(exc), real["body"]["error"]
     assert mine.get("code") == theirs["code"]
