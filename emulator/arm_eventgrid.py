@@ -169,7 +169,10 @@ def event_subscription(world: World, req: Request, sub: str, rg: str, topic: str
         return body
     if topic_id.lower() not in world.system_topics:
         return resource_not_found(TOPIC_TYPE, topic, rg)
-    props = {**((existing or {}).get("properties") or {}), **(body.get("properties") or {})}
+    # A PATCH (EventSubscriptionUpdateParameters) sends its fields at the top level; a PUT under "properties".
+    changes = body.get("properties") or ({k: v for k, v in body.items() if k != "properties"}
+                                         if req.method == "PATCH" else {})
+    props = {**((existing or {}).get("properties") or {}), **changes}
     dest = props.get("destination") or {}
     bad = _check_destination(world, dest)
     if bad:
@@ -185,7 +188,7 @@ def event_subscription(world: World, req: Request, sub: str, rg: str, topic: str
     with world.lock:
         world.event_subscriptions[rid.lower()] = stored
     eventgrid.ensure_delivery(world)
-    return Response(200 if existing else 201, served(stored))
+    return Response(201, served(stored))  # the spec's only answer to a subscription's PUT and PATCH
 
 
 def served(stored: dict[str, Any]) -> dict[str, Any]:

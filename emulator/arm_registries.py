@@ -106,8 +106,10 @@ def _identity(world: World, req: Request, requested: dict[str, Any] | None, curr
                 return error(400, "InvalidUserAssignedIdentity",
                              f"The user-assigned identity '{ua_id}' was not found.")
             if not world.can(req.principal_id, "identity/assign", norm):
+                caller = world.principals.get(req.principal_id or "")
                 return error(403, "LinkedAuthorizationFailed",
-                             f"The client '{req.principal_id}' with object id '{req.principal_id}' has permission "
+                             f"The client '{caller.client_id if caller else req.principal_id}' with object id "
+                             f"'{req.principal_id}' has permission "
                              f"to perform action '{RTYPE}/write' on scope '{req.path}'; however, it does not have "
                              "permission to perform action(s) 'Microsoft.ManagedIdentity/userAssignedIdentities/"
                              f"assign/action' on the linked scope(s) '{norm}' (respectively) or the linked "

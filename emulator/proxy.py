@@ -53,6 +53,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return None  # quiet; the request log lives in world.requests (and never holds tokens)
 
+    _server_header: str | None = None
+
+    def version_string(self) -> str:
+        return self._server_header or super().version_string()
+
     # --- CONNECT: decide, then terminate TLS --------------------------------------------------
     def do_CONNECT(self) -> None:
         host = self.path.rsplit(":", 1)[0].strip("[]").lower()
@@ -204,6 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             payload = json.dumps(resp.body, separators=(",", ":")).encode()
             headers.setdefault("Content-Type", "application/json; charset=utf-8")
+        self._server_header = headers.pop("Server", None)  # a service's own Server header replaces ours
         self.send_response(resp.status)
         for name, value in headers.items():
             if name.lower() != "content-length":

@@ -100,7 +100,10 @@ DEFINITIONS: dict[str, RoleDefinition] = {
 
 @lru_cache(maxsize=512)
 def _pattern(action: str) -> re.Pattern[str]:
-    return re.compile("^" + ".*".join(re.escape(part) for part in action.split("*")) + "$", re.IGNORECASE)
+    """``*`` matches anything; a ``/*/`` segment also matches none (Managed Identity Operator's
+    ``userAssignedIdentities/*/assign/action`` grants ``userAssignedIdentities/assign/action``)."""
+    text = ".*".join(re.escape(part) for part in action.split("*"))
+    return re.compile("^" + text.replace("/.*/", "/(?:.*/)?") + "$", re.IGNORECASE)
 
 
 def matches(patterns: tuple[str, ...], action: str) -> bool:

@@ -63,7 +63,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "identity/assign": frozenset({OWNER, CONTRIBUTOR, MANAGED_IDENTITY_OPERATOR}),
     "authorization/write": frozenset({OWNER, USER_ACCESS_ADMINISTRATOR}),
     "keys/read": frozenset({KEY_VAULT_ADMINISTRATOR, KEY_VAULT_READER, KEY_VAULT_CRYPTO_OFFICER,
-                            KEY_VAULT_CRYPTO_USER}),
+                            KEY_VAULT_CRYPTO_USER, KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER}),
     "keys/write": frozenset({KEY_VAULT_ADMINISTRATOR, KEY_VAULT_CRYPTO_OFFICER}),
     "keys/wrap": frozenset({KEY_VAULT_ADMINISTRATOR, KEY_VAULT_CRYPTO_OFFICER, KEY_VAULT_CRYPTO_USER,
                             KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,

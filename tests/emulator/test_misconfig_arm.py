@@ -145,7 +145,8 @@ def test_effective_permissions_include_group_grants(az: AzureStandIn, demo: Esta
     assert not any("Microsoft.KeyVault/vaults/keys/*" in p.data_actions for p in before)
     assert any(p.actions == ["*/read"] for p in before)  # Reader, at the subscription
     group = az.misconfig.add_group([az.principal_id], "cmk-operators")
-    az.grant(group, "Key Vault Crypto Officer", f"/subscriptions/{demo.subscription_id}/resourceGroups/{RESOURCE_GROUP}")
+    rg_scope = f"/subscriptions/{demo.subscription_id}/resourceGroups/{RESOURCE_GROUP}"
+    az.grant(group, "Key Vault Crypto Officer", rg_scope)
     after = list(client.permissions.list_for_resource_group(RESOURCE_GROUP))
     officer = [p for p in after if "Microsoft.KeyVault/vaults/keys/*" in (p.data_actions or [])]
     assert officer and officer[0].not_data_actions == []
