@@ -151,6 +151,7 @@ def _recover_or_conflict(world: World, body: dict[str, Any], name: str, hsm: boo
     if record is None:
         return None
     if (body.get("properties") or {}).get("createMode") != "recover":
+        # Assumption (no source in the misconfig reference): the code and text of this refusal.
         return error(409, "ConflictError", f"Exist soft deleted vault with the same name '{name}'. You need to "
                      "either recover or purge the existing key vault.")
     del world.deleted_vaults[name.lower()]
@@ -305,7 +306,8 @@ def list_role_assignments(world: World, req: Request, scope: str) -> Response:
 def permissions(world: World, req: Request, scope: str) -> Response:
     """``GET {scope}/providers/Microsoft.Authorization/permissions``: the caller's own permissions at ``scope``,
     one entry per role that applies there (assigned at the scope or above, to the caller or to a group it is
-    in). Any caller may read its own; a caller with no role there gets an empty list."""
+    in). Any caller may read its own; a caller with no role there gets an empty list. Assumption: entries carry
+    only the four lists (``condition``/``conditionVersion`` appear with conditional assignments, not modelled)."""
     from emulator.roles import DEFINITIONS
 
     seen: list[str] = []
