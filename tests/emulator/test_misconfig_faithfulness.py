@@ -99,3 +99,17 @@ def test_vault_properties_as_served_leave_real_bodies_as_they_are(name: str) -> 
     assert json.dumps(served) == json.dumps(real)
     with_false = _vault_properties_as_served({**real, "enablePurgeProtection": False, "enableRbacAuthorization": False})
     assert "enablePurgeProtection" not in with_false and "enableRbacAuthorization" not in with_false
+
+
+def test_every_switch_is_documented_for_the_app_side() -> None:
+    import inspect
+    from pathlib import Path
+
+    from emulator.misconfig import Misconfig
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "misconfig-standin.md").read_text()
+    switches = [n for n, f in inspect.getmembers(Misconfig, inspect.isfunction) if not n.startswith("_")]
+    assert switches and [n for n in switches if n != "vault" and f"{n}(" not in doc] == []
+    for name in ("env_without_credential", "add_function", "remove_function", "dead_letters",
+                 "provider_registrations"):
+        assert name in doc
