@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -83,13 +84,16 @@ class AzureStandIn:
         }
         return self
 
-    def env_without_credential(self) -> dict[str, str]:
+    def env_without_credential(self, home: str | Path | None = None) -> dict[str, str]:
         """``env`` for a machine with no credential at all: no App Service identity endpoint, and azure-identity's
         IMDS probe pointed at the stand-in (``AZURE_POD_IDENTITY_AUTHORITY_HOST``), which answers as a VM
-        without an identity (``misconfig.imds`` changes that). Scrubbing HOME and PATH of real ``az``/``azd``
-        logins is the caller's part."""
+        without an identity (``misconfig.imds`` changes that). With ``home`` it is a whole environment for a
+        subprocess: HOME there (no az/azd login, no MSAL cache) and a PATH of this Python's directory and the
+        system's only."""
         env = {k: v for k, v in self.env.items() if k not in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER")}
         env["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = f"http://127.0.0.1:{self.port}"
+        if home is not None:
+            env.update(HOME=str(home), PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin", LANG="C.UTF-8")
         return env
 
     def stop(self) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -92,12 +91,6 @@ print(json.dumps(out))
 '''
 
 
-def scrubbed_env(az: AzureStandIn, home: Path) -> dict[str, str]:
-    """Nothing but the stand-in's proxy and CA, and IMDS pointed at it: no az/azd login in HOME or on PATH."""
-    keep = {"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
-    return {**keep, **az.env_without_credential()}
-
-
 @pytest.mark.parametrize("imds", ["no_identity", "absent"])
 def test_no_credential_at_all_sends_nothing_to_arm_or_key_vault(az: AzureStandIn, tmp_path: Path,
                                                                 imds: str) -> None:
@@ -105,8 +98,9 @@ def test_no_credential_at_all_sends_nothing_to_arm_or_key_vault(az: AzureStandIn
     any ARM request (the stand-in's request log holds only the IMDS probes). A KeyClient would still send its
     first, unauthenticated request to the vault (the challenge comes before any token is asked for)."""
     az.misconfig.imds(imds)
-    env = scrubbed_env(az, tmp_path)
+    env = az.env_without_credential(home=tmp_path)
     assert "IDENTITY_ENDPOINT" not in env and env["AZURE_POD_IDENTITY_AUTHORITY_HOST"].startswith("http://127.0.0.1:")
+    assert env["HOME"] == str(tmp_path) and "AZURE_CLIENT_ID" not in env
     run = subprocess.run([sys.executable, "-c", _NO_CREDENTIAL], env=env, capture_output=True, text=True,
                          timeout=90, check=True)
     out = json.loads(run.stdout.strip().splitlines()[-1])
