@@ -81,6 +81,7 @@ def check_token(world: World, req: Request, vault: Vault, challenge: dict[str, s
         raise _refuse(401, "Unauthorized", "[TokenExpired] Error validating token: 'S2S12086'.", headers=challenge)
     rule = take_challenge(world, "vault", req)
     if rule is not None:
+        # Assumption (README K15 gives only the header): the body's text; clients act on the header alone.
         raise _refuse(401, "Unauthorized", "AKV10013: Token validation failed: claims challenge required.",
                       headers={"WWW-Authenticate": challenge_header(rule["form"])})
 

@@ -158,3 +158,16 @@ def test_effective_permissions_include_group_grants(az: AzureStandIn, demo: Esta
     assert officer and officer[0].not_data_actions == []
     contributor = next(p for p in after if "Microsoft.ContainerRegistry/registries/write" in (p.actions or []))
     assert contributor.not_actions == []
+
+
+def test_resource_graph_sees_nothing_with_a_token_from_another_tenant(az: AzureStandIn, demo: Estate) -> None:
+    from azure.mgmt.resourcegraph import ResourceGraphClient
+    from azure.mgmt.resourcegraph.models import QueryRequest
+
+    query = QueryRequest(subscriptions=[demo.subscription_id],
+                         query="Resources | where type =~ 'microsoft.containerregistry/registries' | project id")
+    assert ResourceGraphClient(DefaultAzureCredential()).resources(query).total_records == 3
+    az.misconfig.token_tenant()
+    with pytest.raises(HttpResponseError) as err:
+        ResourceGraphClient(DefaultAzureCredential()).resources(query)
+    assert err.value.status_code == 403
