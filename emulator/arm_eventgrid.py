@@ -173,22 +173,27 @@ def event_subscription(world: World, req: Request, sub: str, rg: str, topic: str
     changes = body.get("properties") or ({k: v for k, v in body.items() if k != "properties"}
                                          if req.method == "PATCH" else {})
     props = {**((existing or {}).get("properties") or {}), **changes}
-    dest = props.get("destination") or {}
-    bad = _check_destination(world, dest)
+    bad = _check_destination(world, props.get("destination") or {})
     if bad:
         return bad
+    stored = _stored(topic_id, rid, name, props)
+    with world.lock:
+        world.event_subscriptions[rid.lower()] = stored
+    eventgrid.ensure_delivery(world)
+    return Response(201, served(stored))  # the spec's only answer to a subscription's PUT and PATCH
+
+
+def _stored(topic_id: str, rid: str, name: str, props: dict[str, Any]) -> dict[str, Any]:
+    """A subscription as kept (the destination whole, secrets included), with the service's defaults."""
     stored: dict[str, Any] = {"properties": {
-        "topic": topic_id, "provisioningState": "Succeeded", "destination": dest,
+        "topic": topic_id, "provisioningState": "Succeeded", "destination": props.get("destination") or {},
         "filter": _filter_as_served(props.get("filter") or {}), "labels": props.get("labels") or [],
         "eventDeliverySchema": props.get("eventDeliverySchema") or "EventGridSchema",
         "retryPolicy": props.get("retryPolicy") or dict(RETRY_DEFAULT)}, "id": rid, "name": name, "type": SUB_TYPE}
     for k in ("deadLetterDestination", "expirationTimeUtc", "deadLetterWithResourceIdentity"):
         if props.get(k) is not None:
             stored["properties"][k] = props[k]
-    with world.lock:
-        world.event_subscriptions[rid.lower()] = stored
-    eventgrid.ensure_delivery(world)
-    return Response(201, served(stored))  # the spec's only answer to a subscription's PUT and PATCH
+    return stored
 
 
 def served(stored: dict[str, Any]) -> dict[str, Any]:
