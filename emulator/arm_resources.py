@@ -93,21 +93,7 @@ def vault(world: World, req: Request, sub: str, rg: str, kind: str, name: str) -
             return recovered
         if recovered is not None:
             return Response(200, recovered.arm)
-        props = {k: v for k, v in (body.get("properties") or {}).items() if v is not None and k != "createMode"}
-        props.setdefault("tenantId", world.tenant_id)
-        props.setdefault("sku", {"family": "B", "name": "Standard_B1"} if hsm else {"family": "A", "name": "standard"})
-        uri_field = "hsmUri" if hsm else "vaultUri"
-        props[uri_field] = f"https://{host}/"
-        if not hsm:
-            props.setdefault("accessPolicies", [])
-            props.setdefault("enableRbacAuthorization", True)
-            props.setdefault("enabledForDeployment", False)
-        props.setdefault("enableSoftDelete", True)
-        props.setdefault("softDeleteRetentionInDays", 90)
-        props.setdefault("publicNetworkAccess", "Enabled")
-        props["provisioningState"] = "Succeeded"
-        if not hsm:
-            props = _vault_properties_as_served(props)
+        props = _new_vault_properties(world, body, host, hsm)
         arm_body = {"id": rid, "name": name, "type": rtype, "location": body["location"],
                     "tags": body.get("tags") or {},
                     "systemData": system_data(world, req, existing.arm.get("systemData") if existing else None),
@@ -116,6 +102,26 @@ def vault(world: World, req: Request, sub: str, rg: str, kind: str, name: str) -
             arm_body["sku"] = props.pop("sku")
         world.vaults[host] = Vault(rid, name, host, body["location"], sub, arm_body)
     return Response(200, arm_body)
+
+
+def _new_vault_properties(world: World, body: dict[str, Any], host: str, hsm: bool) -> dict[str, Any]:
+    """A PUT's properties with the RP's defaults. Assumption (not in the misconfig reference, which only says that
+    an access-policy vault's answer omits the key): a PUT without ``enableRbacAuthorization`` makes an RBAC vault,
+    the default announced for new vaults from api-version 2026-02-01 (azure-mgmt-keyvault 14.1 sends 2026-05-15).
+    Send ``false`` (or use ``misconfig.access_policies``) for an access-policy vault."""
+    props = {k: v for k, v in (body.get("properties") or {}).items() if v is not None and k != "createMode"}
+    props.setdefault("tenantId", world.tenant_id)
+    props.setdefault("sku", {"family": "B", "name": "Standard_B1"} if hsm else {"family": "A", "name": "standard"})
+    props["hsmUri" if hsm else "vaultUri"] = f"https://{host}/"
+    if not hsm:
+        props.setdefault("accessPolicies", [])
+        props.setdefault("enableRbacAuthorization", True)
+        props.setdefault("enabledForDeployment", False)
+    props.setdefault("enableSoftDelete", True)
+    props.setdefault("softDeleteRetentionInDays", 90)
+    props.setdefault("publicNetworkAccess", "Enabled")
+    props["provisioningState"] = "Succeeded"
+    return props if hsm else _vault_properties_as_served(props)
 
 
 # The order real vault bodies list their properties in (misconfig bodies/kv-arm-vault-*.json).
