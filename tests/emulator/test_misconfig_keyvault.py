@@ -233,3 +233,21 @@ def _raw_vault(mgmt: KeyVaultManagementClient) -> dict[str, object]:
 
     mgmt.vaults.get(RESOURCE_GROUP, VAULT, raw_response_hook=hook)
     return seen
+
+
+def test_access_policy_vault_made_through_arm(az: AzureStandIn, demo: Estate) -> None:
+    from azure.mgmt.keyvault import models as kvm
+
+    admin = KeyVaultManagementClient(az.admin_credential, demo.subscription_id)
+    policies = [kvm.AccessPolicyEntry(tenant_id=az.world.tenant_id, object_id=az.admin_principal_id,
+                                      permissions=kvm.Permissions(keys_property=["all"]))]
+    made = admin.vaults.begin_create_or_update(RESOURCE_GROUP, "kv-policies", kvm.VaultCreateOrUpdateParameters(
+        location="westeurope", properties=kvm.VaultProperties(
+            tenant_id=az.world.tenant_id, sku=kvm.Sku(family="A", name="standard"), access_policies=policies,
+            enable_rbac_authorization=False)), polling_interval=0.02).result()
+    assert made.properties.enable_rbac_authorization is None  # omitted on the wire, not false
+    url = str(made.properties.vault_uri)
+    seed.create_key(az, url, "k")  # the admin's policy allows it
+    with pytest.raises(HttpResponseError) as err:
+        KeyClient(url, DefaultAzureCredential()).get_key("k")  # the app has no policy (its RBAC roles don't count)
+    assert_surfaces_as(err.value, "keyvault: 403 ForbiddenByPolicy (access policy)")
