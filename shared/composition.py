@@ -6,6 +6,7 @@ is reached only through standard configuration (proxy, CA bundle, managed-identi
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -23,16 +24,21 @@ from requests.adapters import HTTPAdapter
 
 from shared.adapters.access import AccessAdapter
 from shared.adapters.arm_pacing import ArmPacingPolicy, TokenBuckets
+from shared.adapters.arm_pipeline import arm_policies
 from shared.adapters.keyvault import KeyVaultAdapter
 from shared.adapters.registries import RegistryAdapter
-from shared.engine import OutcomeSink, RotationEngine
+from shared.discovery import Discovery, Listing, ResourceGraph
+from shared.engine import Clock, OutcomeSink, RotationEngine, utc_now
 from shared.errors import ConfigurationError
+from shared.fanout import QueueDispatch
+from shared.key_rotation import KeyRotator
 from shared.keyids import Cloud
+from shared.locks import PROCESS_LOCKS, KeyedLocks
 from shared.logsetup import quiet_azure_loggers
-from shared.ports import DispatchPort, InventoryPort, KeyVaultPort
-from shared.rollout import MAX_WORKERS
+from shared.ports import AccessPort, DispatchPort, InventoryPort, KeyVaultPort, RegistryPort
+from shared.rollout import MAX_WORKERS, Applier, Rollout
 from shared.settings import Settings, load_settings
-from shared.telemetry import TelemetrySink
+from shared.telemetry import CONNECTION_STRING, TelemetrySink, already_configured, running_in_functions
 
 USER_AGENT = "acr-cmk-rotation/0.1"
 _AUTHORITY = {
@@ -85,11 +91,15 @@ class AzureClients:
                 self._key_clients[vault_url] = client
             return client
 
-    def _arm(self) -> dict[str, Any]:
+    def _arm(self, credential: Any, paced: bool = True) -> dict[str, Any]:
+        """Options of every ARM client: its own pipeline without resource-provider auto-registration
+        (adapters/arm_pipeline.py); paced to ARM's buckets, which every client here shares (one principal)."""
         base = self.settings.endpoints.resource_manager
-        return {"base_url": base, "credential_scopes": [base + "/.default"],
-                # A policy instance per pipeline (it links to the next policy); the buckets are shared.
-                "per_retry_policies": [ArmPacingPolicy(self._arm_buckets)], **self._common()}
+        scopes = [base + "/.default"]
+        common = self._common()
+        pacing = ArmPacingPolicy(self._arm_buckets) if paced else None  # one instance per pipeline
+        return {"base_url": base, "credential_scopes": scopes,
+                "policies": arm_policies(credential, scopes, pacing, **common), **common}
 
     def acr_client(self, subscription_id: str) -> ContainerRegistryManagementClient:
         client: ContainerRegistryManagementClient = self._arm_client(ContainerRegistryManagementClient, subscription_id)
@@ -100,7 +110,7 @@ class AzureClients:
         with self._lock:
             key = (client_type, subscription_id.lower())
             if key not in self._per_subscription:
-                self._per_subscription[key] = client_type(credential, subscription_id, **self._arm())
+                self._per_subscription[key] = client_type(credential, subscription_id, **self._arm(credential))
             return self._per_subscription[key]
 
     def vaults_client(self, subscription_id: str) -> KeyVaultManagementClient:
@@ -115,7 +125,7 @@ class AzureClients:
         credential = self.credential
         with self._lock:
             if self._subscription_client is None:
-                self._subscription_client = SubscriptionClient(credential, **self._arm())
+                self._subscription_client = SubscriptionClient(credential, **self._arm(credential))
             return self._subscription_client
 
 
@@ -152,13 +162,27 @@ def resource_graph(settings: Settings, clients: AzureClients) -> InventoryPort:
     def client() -> ResourceGraphClient:
         with lock:
             if not built:
-                base = settings.endpoints.resource_manager
                 # No ARM pacing policy: Resource Graph has a quota of its own, which the adapter follows.
-                built.append(ResourceGraphClient(clients.credential, base_url=base,
-                                                 credential_scopes=[base + "/.default"], **clients._common()))
+                credential = clients.credential
+                built.append(ResourceGraphClient(credential, **clients._arm(credential, paced=False)))
             return built[0]
 
     return GraphAdapter(client, settings.endpoints.key_vault_suffixes)
+
+
+def assemble(settings: Settings, keyvault: KeyVaultPort, registries: RegistryPort, *,
+             inventory: InventoryPort | None = None, queue: DispatchPort | None = None,
+             access: AccessPort | None = None, clock: Clock = utc_now, sink: OutcomeSink | None = None,
+             locks: KeyedLocks = PROCESS_LOCKS) -> RotationEngine:
+    """Every choice, made once: how registries are discovered, how a plan is applied, whether access is read.
+    The ports are the SDK adapters in Azure (``build_engine``) and in-memory fakes in tests."""
+    discovery: Discovery = ResourceGraph(inventory, registries, settings) if inventory is not None \
+        else Listing(registries, settings)
+    rollout = Rollout(registries, settings, clock, locks)
+    applier: Applier = QueueDispatch(queue, rollout) if queue is not None else rollout
+    return RotationEngine(settings, keyvault, registries, discovery, applier,
+                          KeyRotator(keyvault, clock, locks, settings.near_expiry_days), access=access, clock=clock,
+                          sink=sink or OutcomeSink())
 
 
 def build_engine(env: Mapping[str, str] | None = None, credential: Any = None,
@@ -167,17 +191,41 @@ def build_engine(env: Mapping[str, str] | None = None, credential: Any = None,
     settings = load_settings(env)
     clients = AzureClients(settings, credential)
     quiet_azure_loggers()
-    sink = sink or TelemetrySink()
-    keyvault: KeyVaultPort = KeyVaultAdapter(clients.key_client)
-    return RotationEngine(
-        keyvault,
+    return assemble(
+        settings, KeyVaultAdapter(clients.key_client),
         RegistryAdapter(clients.subscription_client, clients.acr_client, settings.endpoints.key_vault_suffixes),
-        settings,
-        sink=sink,
-        access=AccessAdapter(clients.vaults_client, clients.authorization_client),
-        dispatch=rotation_queue(settings, env, clients) if settings.queue_name else None,
         inventory=resource_graph(settings, clients) if settings.discovery == "resourcegraph" else None,
+        queue=rotation_queue(settings, env, clients) if settings.queue_name else None,
+        access=AccessAdapter(clients.vaults_client, clients.authorization_client),
+        sink=sink or TelemetrySink())
+
+
+def configure_telemetry_for_cli(env: Mapping[str, str] | None = None) -> bool:
+    """Export to Application Insights from the CLI or the demo when a connection string is set.
+
+    Never inside the Functions worker (it configures Azure Monitor itself), and never a second time.
+    """
+    env = os.environ if env is None else env
+    if not env.get(CONNECTION_STRING) or running_in_functions(env) or already_configured():
+        return False
+    from azure.monitor.opentelemetry import configure_azure_monitor
+
+    quiet_azure_loggers()
+    logging.getLogger("shared").setLevel(logging.INFO)  # outcome events are INFO records
+    # One run makes one trace: keep all of it, unless the operator chose a sampler (OTEL_TRACES_SAMPLER).
+    # The distro's default rate-limits traces to 5 per second, and drops most of a run's SDK calls.
+    sampling = {} if env.get("OTEL_TRACES_SAMPLER") else {"sampling_ratio": 1.0}
+    configure_azure_monitor(
+        connection_string=env[CONNECTION_STRING],
+        **sampling,
+        logger_name="shared",
+        disable_offline_storage=True,  # a short-lived process: nothing would retry a stored batch
+        enable_live_metrics=False,  # nobody watches a one-shot run live
+        enable_performance_counters=False,
+        # Sampling applies to traces only: events must never be dropped with an unsampled trace.
+        enable_trace_based_sampling_for_logs=False,
     )
+    return True
 
 
 _engine: RotationEngine | None = None
