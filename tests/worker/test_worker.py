@@ -178,6 +178,16 @@ def test_a_key_event_through_the_worker_rotates_the_pinned_registry(az, estate, 
     assert [(o["reason"], o["toVersion"]) for o in body["outcomes"]] == [("ALREADY_CURRENT", new.properties.version)]
 
 
+def test_a_transient_failure_fails_the_invocation_so_event_grid_redelivers(az, estate, worker: Worker) -> None:
+    seed.create_key(az, estate.vault_url, estate.key_name)
+    event = json_data(az.events[-1])
+    az.inject_fault(method="PATCH", path_contains="/registries/acrpinned", status=409, times=1)
+    failed = worker.invoke("on_key_event", event)
+    assert result_status(failed) == "Failure" and "RetryLater" in failed["result"]["exception"]["message"]
+    assert result_status(worker.invoke("on_key_event", event)) == "Success"  # the redelivery converges
+    assert len([r for r in az.requests if r["method"] == "PATCH" and r["status"] < 300]) == 1
+
+
 def test_an_event_that_is_not_about_keys_is_acknowledged_and_changes_nothing(az, estate, worker: Worker) -> None:
     event = dict(az.events[0], eventType="Microsoft.KeyVault.SecretNewVersionCreated")
     response = worker.invoke("on_key_event", json_data(event))
@@ -213,6 +223,13 @@ def test_bad_rotate_input_is_a_json_400_naming_the_field(worker: Worker, body: A
 def test_rotate_without_a_body_is_a_run_over_everything(az, estate, worker: Worker) -> None:
     status, body = http_answer(worker.invoke("rotate", http("POST", "rotate")))
     assert status == 200 and {o["name"] for o in body["outcomes"]} >= {"acrpinned"}
+
+
+def test_a_bad_setting_is_a_json_500_naming_it_not_a_stack_trace(app_env: dict[str, str], estate) -> None:
+    for worker in started(ROOT, {**app_env, "ROTATION_QUEUE_NAME": "", "ROTATION_NEAR_EXPIRY_DAYS": "soon"}):
+        status, body = rotate(worker, {})
+    assert status == 500 and "ROTATION_NEAR_EXPIRY_DAYS" in body["error"]["message"]
+    assert "Traceback" not in json.dumps(body)
 
 
 def test_status_over_http_answers_200_with_registries_and_keys(az, estate, worker: Worker) -> None:
