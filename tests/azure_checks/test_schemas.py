@@ -13,7 +13,6 @@ import pytest
 from tests.azure_checks.schemas import ROOT, app_functions, binding_problems, problems, schema
 from tests.reference import needs_reference
 
-pytestmark = needs_reference
 WORKBOOK = ROOT / "infra/workbook/rotation-workbook.json"
 
 
@@ -22,27 +21,32 @@ def load(path: Path) -> dict:
     return loaded
 
 
+@needs_reference
 @pytest.mark.parametrize(("name", "schema_name"), [("host.json", "host.schema.json"),
                                                    ("local.settings.json", "local.settings.schema.json")])
 def test_the_app_settings_files_match_their_schemas(name: str, schema_name: str) -> None:
     assert problems(load(ROOT / name), schema(schema_name)) == []
 
 
+@needs_reference
 @pytest.mark.parametrize("wrong", [{"functionTimeout": "ten minutes"}, {"version": "3.0"},
                                    {"extensions": {"queues": {"maxDequeueCount": "five"}}}])
 def test_a_wrong_host_json_is_refused(wrong: dict) -> None:
     assert problems(load(ROOT / "host.json") | wrong, schema("host.schema.json"))
 
 
+@needs_reference
 def test_a_wrong_local_settings_is_refused() -> None:
     settings = load(ROOT / "local.settings.json") | {"IsEncrypted": "no"}
     assert problems(settings, schema("local.settings.schema.json"))
 
 
+@needs_reference
 def test_the_workbook_matches_the_workbook_schema() -> None:
     assert problems(load(WORKBOOK), schema("workbook.schema.json")) == []
 
 
+@needs_reference
 def test_a_wrong_workbook_is_refused() -> None:
     workbook = copy.deepcopy(load(WORKBOOK))
     workbook["items"][-1]["content"]["size"] = "large"
@@ -72,6 +76,7 @@ def functions() -> list:
         return app_functions()
 
 
+@needs_reference
 def test_every_function_s_bindings_match_their_binding_type_s_definition(functions: list) -> None:
     function_schema = schema("function.schema.json")
     names = {f.get_function_name() for f in functions}
@@ -88,6 +93,7 @@ def test_every_function_s_bindings_match_their_binding_type_s_definition(functio
     ({"type": "eventGridTrigger", "direction": "IN", "name": "event"}, {"direction": "sideways"}),
     ({"type": "eventGridTrigger", "direction": "IN", "name": "event"}, {"name": None}),
 ])
+@needs_reference
 def test_a_wrong_binding_is_refused_by_its_own_definition(binding: dict, wrong: dict) -> None:
     function_schema = schema("function.schema.json")
     assert binding_problems(function_schema, binding) == []
