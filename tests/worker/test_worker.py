@@ -24,6 +24,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,7 @@ class Worker:
                 self.process.stdout.close()
 
 
+@contextmanager
 def started(app_dir: Path, env: dict[str, str]) -> Iterator[Worker]:
     worker = Worker(app_dir, env)
     try:
@@ -105,7 +107,8 @@ def started(app_dir: Path, env: dict[str, str]) -> Iterator[Worker]:
 
 @pytest.fixture
 def worker(app_env: dict[str, str], estate) -> Iterator[Worker]:
-    yield from started(ROOT, {**app_env, "ROTATION_QUEUE_NAME": ""})
+    with started(ROOT, {**app_env, "ROTATION_QUEUE_NAME": ""}) as running:
+        yield running
 
 
 # -- payloads, as the host sends them (see the module docstring for each shape's source) -------------------------
@@ -226,7 +229,7 @@ def test_rotate_without_a_body_is_a_run_over_everything(az, estate, worker: Work
 
 
 def test_a_bad_setting_is_a_json_500_naming_it_not_a_stack_trace(app_env: dict[str, str], estate) -> None:
-    for worker in started(ROOT, {**app_env, "ROTATION_QUEUE_NAME": "", "ROTATION_NEAR_EXPIRY_DAYS": "soon"}):
+    with started(ROOT, {**app_env, "ROTATION_QUEUE_NAME": "", "ROTATION_NEAR_EXPIRY_DAYS": "soon"}) as worker:
         status, body = rotate(worker, {})
     assert status == 500 and "ROTATION_NEAR_EXPIRY_DAYS" in body["error"]["message"]
     assert "Traceback" not in json.dumps(body)
@@ -252,7 +255,7 @@ def test_the_queue_trigger_applies_one_registry(az, estate, app_env: dict[str, s
                 "NextVisibleTime": json_data("2026-11-30T19:00:30+00:00")}
     env = {**app_env, "ROTATION_QUEUE_NAME": "acr-rotations", "AzureWebJobsStorage": "UseDevelopmentStorage=true"}
     for form, data in (("string", {"string": message}), ("bytes", BODY_FORMS["bytes"](message))):
-        for worker in started(ROOT, env):
+        with started(ROOT, env) as worker:
             response = worker.invoke("apply_rotation", data, metadata)
             assert result_status(response) == "Success", (form, response["result"])
     patches = [r for r in az.requests if r["method"] == "PATCH" and r["status"] < 300]
