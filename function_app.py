@@ -27,14 +27,14 @@ def sweep(timer: func.TimerRequest) -> None:
 
 @app.route(route="rotate", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def rotate(req: func.HttpRequest) -> func.HttpResponse:
-    status_code, body = triggers.rotate(req.get_body())
-    return func.HttpResponse(json.dumps(body), status_code=status_code, mimetype="application/json")
+    answer = triggers.rotate(req.get_body())
+    return func.HttpResponse(json.dumps(answer.body), status_code=answer.status, mimetype="application/json")
 
 
 @app.route(route="status", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def status(req: func.HttpRequest) -> func.HttpResponse:
-    status_code, body = triggers.status()
-    return func.HttpResponse(json.dumps(body), status_code=status_code, mimetype="application/json")
+    answer = triggers.status()
+    return func.HttpResponse(json.dumps(answer.body), status_code=answer.status, mimetype="application/json")
 
 
 # Opt-in fan-out (ROTATION_QUEUE_NAME): registered only when set, since the host cannot start a queue

@@ -25,8 +25,10 @@ from emulator import seed
 from emulator.functions_host import FunctionsHost, user_functions
 from emulator.scenario import RESOURCE_GROUP, Estate, seed_estate
 from emulator.standin import AzureStandIn
-from shared import telemetry
+from shared import telemetry, triggers
+from shared.composition import configure_telemetry_for_cli
 from shared.render import table
+from shared.status import StatusReport
 from shared.status_html import render_status_html
 
 STATUS_PAGE = Path("out/status.html")
@@ -94,7 +96,7 @@ def main() -> None:
     with AzureStandIn() as az:
         os.environ.update(az.env)
         os.environ.update({"ROTATION_POLL_INTERVAL_SECONDS": "0.05", "ROTATION_SWEEP_SCHEDULE": "0 0 * * * *"})
-        exporting = telemetry.configure_for_cli()  # APPLICATIONINSIGHTS_CONNECTION_STRING points at the stand-in
+        exporting = configure_telemetry_for_cli()  # APPLICATIONINSIGHTS_CONNECTION_STRING points at the stand-in
         step("A local Azure stand-in: one vault, one RSA key, three Premium registries (seeded through the SDKs)")
         estate = seed_estate(az)
         print(encryption_table(az, estate))
@@ -149,13 +151,15 @@ def main() -> None:
                                                ("DAYS LEFT", "daysUntilExpiry"), ("PROBLEMS", "problems")]))
             print("   (acroptedout is reported BEHIND_NEWEST_VERSION and never moved: it is tagged cmk-rotation: off;")
             print("   every reason and problem is explained in docs/reasons.md)")
+            page = triggers.status().report  # the report GET /api/status answers, typed, for the HTML page
+            assert isinstance(page, StatusReport)
 
         step("What Application Insights received, and a picture of the estate")
         if exporting:
             telemetry.shutdown()  # flushes; the stand-in's ingestion endpoint is gone after this block
         print_telemetry(az.telemetry)
         STATUS_PAGE.parent.mkdir(parents=True, exist_ok=True)
-        STATUS_PAGE.write_text(render_status_html(status), encoding="utf-8")
+        STATUS_PAGE.write_text(render_status_html(page), encoding="utf-8")
         print(f"   wrote {STATUS_PAGE} (inventory and key expiry timeline; open it in a browser)")
         egress = ", ".join(az.unexpected_egress) or "none"
     print(f"\nDone in {time.monotonic() - started:.1f} s. Unexpected egress: {egress}.")

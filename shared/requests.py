@@ -65,6 +65,12 @@ class RunRequest:
     def target_for(self, registry_id: str) -> ManualTarget | None:
         return self.targets.get(registry_id.lower())
 
+    @classmethod
+    def sweep(cls, correlation_id: str | None = None, *, dry_run: bool = False) -> RunRequest:
+        """The sweep: everything in scope, with diagnosis; its updates may fan out to the rotation queue."""
+        return cls(Trigger.SWEEP, correlation_id or new_correlation_id(), dry_run, diagnose=True, fan_out=True)
+
 
 def new_correlation_id() -> str:
     return str(uuid.uuid4())
+

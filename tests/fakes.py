@@ -26,6 +26,7 @@ class FakeKeyVault:
     keys: dict[KeyRef, list[FakeVersion]] = field(default_factory=dict)
     errors: dict[KeyRef, RotationError] = field(default_factory=dict)
     reads: int = 0
+    hosts_read: list[str] = field(default_factory=list)  # the vault host of every read, in order
     created: list[str] = field(default_factory=list)
 
     def add(self, key: KeyRef, attrs: KeyVersion, details: KeyDetails | None = None) -> None:
@@ -33,6 +34,7 @@ class FakeKeyVault:
 
     def _versions(self, key: KeyRef) -> list[FakeVersion]:
         self.reads += 1
+        self.hosts_read.append(key.host)
         if key in self.errors:
             raise self.errors[key]
         if key not in self.keys:
@@ -64,7 +66,9 @@ class FakeRegistries:
     registries: dict[str, Registry] = field(default_factory=dict)
     patches: list[tuple[str, str]] = field(default_factory=list)
     update_errors: dict[str, RotationError] = field(default_factory=dict)
-    on_update: Callable[[Registry], None] | None = None
+    on_update: Callable[[Registry, str], None] | None = None  # before an update applies: registry, key URI
+    on_list: Callable[[str], None] | None = None  # after a subscription was listed (a change mid-run)
+    reads: list[str] = field(default_factory=list)  # the name of each registry read with a GET, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, *registries: Registry) -> None:
@@ -75,19 +79,25 @@ class FakeRegistries:
         return sorted({r.subscription_id for r in self.registries.values()})
 
     def list_cmk_registries(self, subscription_id: str) -> list[Registry]:
-        return [r for r in self.registries.values() if r.subscription_id == subscription_id]
+        listed = [r for r in self.registries.values() if r.subscription_id == subscription_id]
+        if self.on_list:
+            self.on_list(subscription_id)
+        return listed
 
     def get_registry(self, ref: RegistryRef) -> Registry | None:
+        with self.lock:
+            self.reads.append(ref.name)
         found = self.registries.get(ref.id.lower())
         if found is None:
             raise PermanentError(Reason.REGISTRY_NOT_FOUND, ref.id)
         return found
 
-    def update_key(self, registry: Registry, key_uri: str, poll_interval_s: float) -> None:
+    def update_key(self, registry: Registry, key_uri: str, poll_interval_s: float) -> Registry | None:
+        """As the adapter does: the registry as the operation's last poll read it (the verification read)."""
         with self.lock:
             self.patches.append((registry.id, key_uri))
         if self.on_update:
-            self.on_update(registry)
+            self.on_update(registry, key_uri)
         if registry.id.lower() in self.update_errors:
             raise self.update_errors[registry.id.lower()]
         assert registry.key_id is not None
@@ -95,3 +105,4 @@ class FakeRegistries:
         new_id = KeyId(registry.key_id.key, version)
         self.registries[registry.id.lower()] = replace(registry, key_id=new_id, key_id_raw=key_uri,
                                                        versioned_key_id=new_id)
+        return self.registries.get(registry.id.lower())
