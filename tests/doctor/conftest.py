@@ -27,7 +27,8 @@ class Deployment:
 def deploy_event_grid(az: AzureStandIn, estate: Estate, dead_letter: bool = True,
                       event_types: tuple[str, ...] = seed.KEY_EVENTS) -> Deployment:
     sub = estate.subscription_id
-    function_id = f"/subscriptions/{sub}/resourceGroups/rg-app/providers/Microsoft.Web/sites/{APP}/functions/on_key_event"
+    function_id = f"/subscriptions/{sub}/resourceGroups/rg-app/providers/Microsoft.Web/sites/{APP}/functions/" \
+                  "on_key_event"
     storage_id = f"/subscriptions/{sub}/resourceGroups/rg-app/providers/Microsoft.Storage/storageAccounts/stcmk"
     vault_id = az.misconfig.vault(VAULT).resource_id
     az.add_function(function_id, "http://127.0.0.1:9/runtime/webhooks/eventgrid?functionName=on_key_event")
