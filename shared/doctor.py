@@ -27,6 +27,7 @@ CREATE_DATA_ACTION = "Microsoft.KeyVault/vaults/keys/rotate/action"  # what KeyC
 NETWORK_REASONS = frozenset({Reason.KEY_FORBIDDEN_BY_FIREWALL, Reason.KEY_FORBIDDEN_BY_PRIVATE_LINK,
                              Reason.VAULT_UNREACHABLE, Reason.SERVICE_ERROR})
 REGISTRY_FAILS = (Problem.IDENTITY_MISSING, Problem.IDENTITY_WITHOUT_KEY_ACCESS, Problem.VAULT_FIREWALL_BLOCKS_REGISTRY)
+DOCTOR_SETTINGS = ("EVENTGRID_SYSTEM_TOPIC_IDS",)  # read by doctor only; infra sets it on the app
 TOPIC_ID = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.EventGrid/systemTopics/[^/]+$",
                       re.IGNORECASE)
 # Exit codes (README, "Exit codes"): the CLI's own, for doctor's outcomes.
