@@ -270,6 +270,9 @@ def is_this_app(delivery: Delivery, app_name: str) -> bool:
 
 def event_grid_check(vault: VaultFacts, facts: Facts) -> Check:
     name = f"vault {vault.name}: Event Grid delivers key events to {FUNCTION}"
+    if vault.access is None:  # the vault's id is unknown: its topic was not looked for
+        return Check(name, Status.WARN, "the vault is in no subscription the app can read: its system topic was not "
+                     "looked for", Problem.KEY_ACCESS_UNKNOWN, fix(Problem.KEY_ACCESS_UNKNOWN))
     if isinstance(vault.topic, Failure):
         return _failed(name, vault.topic, Status.WARN)  # the app may not read the topic: the grant is missing
     ours = [d for d in vault.topic.deliveries if is_this_app(d, facts.app_name)] if vault.topic else []

@@ -47,6 +47,7 @@ VAULT_ID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaul
 FUNCTION = "/subscriptions/s/resourceGroups/rg-app/providers/Microsoft.Web/sites/{app}/functions/on_key_event"
 TELEMETRY = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://x.example/"
 WHO = Identity("ManagedIdentityCredential", "tenant", APP_OID)
+ARM_VAULT = VaultAccess(VAULT_ID, "kv", True)
 GOOD_TOPIC = Topic("/t/evgt-kv", (Delivery("on-key-event", FUNCTION.format(app="func-a"), KEY_EVENTS, True),))
 
 
@@ -97,16 +98,19 @@ def test_unreadable_permissions_warn_rather_than_guess() -> None:
 
 def test_a_subscription_to_another_apps_function_does_not_count() -> None:
     other = Topic("/t/evgt-kv", (Delivery("theirs", FUNCTION.format(app="func-b"), KEY_EVENTS, True),))
-    check = event_grid_check(VaultFacts("kv", topic=other), facts())
+    check = event_grid_check(VaultFacts("kv", ARM_VAULT, topic=other), facts())
     assert (check.status, check.reason) == (Status.FAIL, Problem.EVENT_SUBSCRIPTION_MISSING)
     assert "evgt-kv" in check.detail
 
 
 def test_all_event_types_count_and_an_unnamed_app_warns() -> None:
     every = Topic("/t/evgt-kv", (Delivery("all", FUNCTION.format(app="func-a"), None, True),))
-    assert event_grid_check(VaultFacts("kv", topic=every), facts()).status == Status.PASS
-    assert event_grid_check(VaultFacts("kv", topic=every), facts(app_name="")).status == Status.WARN
-    assert event_grid_check(VaultFacts("kv"), facts()).reason == Problem.EVENT_SUBSCRIPTION_MISSING
+    assert event_grid_check(VaultFacts("kv", ARM_VAULT, topic=every), facts()).status == Status.PASS
+    assert event_grid_check(VaultFacts("kv", ARM_VAULT, topic=every), facts(app_name="")).status == Status.WARN
+    vault = VaultAccess(VAULT_ID, "kv", True)
+    assert event_grid_check(VaultFacts("kv", vault), facts()).reason == Problem.EVENT_SUBSCRIPTION_MISSING
+    unknown = event_grid_check(VaultFacts("kv"), facts())  # not found in ARM: not looked for, so not judged missing
+    assert (unknown.status, unknown.reason) == (Status.WARN, Problem.KEY_ACCESS_UNKNOWN)
 
 
 def test_the_registry_check_reuses_the_diagnosis() -> None:
@@ -131,7 +135,8 @@ def test_exit_codes_and_where_each_stops() -> None:
     assert nobody.checks[1].fix == "run `az login`"
     tenant = report(facts(subscriptions=Failure(Reason.WRONG_TENANT, "other tenant")))
     assert exit_code(tenant) == NOT_AUTHENTICATED
-    assert exit_code(report(facts(vaults=(VaultFacts("kv"),)))) == FAILED  # no topic: a FAIL
+    no_topic = VaultFacts("kv", VaultAccess(VAULT_ID, "kv", True))
+    assert exit_code(report(facts(vaults=(no_topic,)))) == FAILED  # no topic: a FAIL
     assert exit_code(report(facts(telemetry=""))) == OK  # a WARN only
 
 
@@ -151,7 +156,8 @@ def test_bad_settings_exit_2_before_anything_is_asked_of_azure(env: dict[str, st
 
 
 def test_the_cli_prints_each_check_with_its_fix_or_json(capsys) -> None:
-    answer = triggers.doctor("func-a", run=lambda app: report(facts(app_name=app, vaults=(VaultFacts("kv"),))))
+    no_topic = VaultFacts("kv", VaultAccess(VAULT_ID, "kv", True))
+    answer = triggers.doctor("func-a", run=lambda app: report(facts(app_name=app, vaults=(no_topic,))))
     assert show(parser().parse_args(["doctor", "--app", "func-a"]), answer) == FAILED
     text = capsys.readouterr().out
     assert "FAIL  vault kv: Event Grid delivers key events to on_key_event" in text

@@ -3,6 +3,7 @@ thing broken on its own FAILs or WARNs exactly the check about it, with the fix.
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -46,6 +47,7 @@ def test_doctor_passes_on_the_demo_estate_and_writes_nothing(az: AzureStandIn, d
     credential = report.checks[1].detail
     assert "ManagedIdentityCredential" in credential and az.principal_id in credential
     assert az.world.tenant_id in credential
+    assert "eyJ" not in json.dumps(report.to_dict()), "the token itself is never shown"
     sent = app_requests(az, since)
     assert sent and {r["method"] for r in sent} == {"GET"}, "doctor only reads"
     assert az.provider_registrations == []
