@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -104,7 +105,9 @@ def answer(args: argparse.Namespace) -> triggers.Answer:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     console = logging.StreamHandler()
-    console.setLevel(logging.WARNING)  # outcome events are INFO records: exported, not printed
+    console.setLevel(logging.WARNING)
+    # Custom events (outcomes, alerts, problems) are exported to Application Insights, and printed by the CLI itself.
+    console.addFilter(lambda record: not hasattr(record, telemetry.CUSTOM_EVENT))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[console])
     # azure-identity warns with its whole credential chain; the CLI says it in one paragraph (the chain: DEBUG).
     logging.getLogger("azure.identity").setLevel(logging.ERROR)
@@ -144,7 +147,10 @@ def authentication_paragraph(report: RunReport | StatusReport) -> str | None:
         details += [o.detail for o in report.outcomes if o.reason in AUTHENTICATION_REASONS]
     if not details:
         return None
-    return "\n".join(textwrap.wrap(f"Could not authenticate to Azure. {details[0]}", width=100))
+    # Wrapped for a terminal, never inside a `command`.
+    text = re.sub(r"`[^`]*`", lambda m: m.group(0).replace(" ", "\u00a0"),
+                  f"Could not authenticate to Azure. {details[0]}")
+    return "\n".join(textwrap.wrap(text, width=100, break_on_hyphens=False)).replace("\u00a0", " ")
 
 
 def print_doctor(report: doctor.DoctorReport) -> None:
