@@ -134,6 +134,7 @@ var rotationSettings = {
   ROTATION_MAX_INSTANCES: string(maximumInstanceCount) // each instance's share of ARM's buckets if storage is down
   ROTATION_DISCOVERY: discovery
   AZURE_CLOUD: environment().name // AzureCloud, AzureChinaCloud or AzureUSGovernment, as the engine expects
+  EVENTGRID_SYSTEM_TOPIC_IDS: join(systemTopicIds, ',') // doctor only: the topics it reads (Reader on each)
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -252,6 +253,17 @@ module rbacVaults 'app/rbac-keyvault.bicep' = [for (v, i) in watchedVaults: {
     appPrincipalId: identity.outputs.principalId
     autoRotateKeys: autoRotateKeys
   }
+}]
+
+// ... each watched vault's Event Grid system topic (Reader on the topic alone: doctor reads its subscriptions) ...
+module rbacTopics 'app/rbac-systemtopic.bicep' = [for (t, i) in systemTopicIds: {
+  name: 'rbac-evgt-${i}-${take(uniqueString(t), 6)}'
+  scope: resourceGroup(split(t, '/')[2], split(t, '/')[4])
+  params: {
+    systemTopicName: last(split(t, '/'))
+    appPrincipalId: identity.outputs.principalId
+  }
+  dependsOn: [systemTopics, existingTopics]
 }]
 
 // ... and the registries' scope: whole subscriptions, or only the named resource groups in them.

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from emulator.functions_host import user_functions
+from shared.doctor import DOCTOR_SETTINGS
 from shared.events import KeyEventKind
 from shared.settings import DEFAULTS, load_settings
 from tests.infra.bicep_support import INFRA, ROOT, bicep_files, parse, strip_comments
@@ -52,7 +53,7 @@ def test_the_subscription_filter_is_exactly_the_events_on_key_event_handles() ->
 def test_every_setting_the_engine_reads_is_set_by_the_template() -> None:
     main = parse(INFRA / "main.bicep")
     settings = main["variables"]["rotationSettings"]["value"]
-    assert set(settings) == set(DEFAULTS)
+    assert set(settings) == set(DEFAULTS) | set(DOCTOR_SETTINGS)
     assert main["modules"]["function"]["config"]["params"]["appSettings"] == "rotationSettings"
     assert "union(appSettings," in _code(INFRA / "app" / "function.bicep")
 
@@ -83,7 +84,7 @@ def test_the_host_settings_are_identity_based_and_keyless() -> None:
         "AzureWebJobsStorage__blobServiceUri:", "AzureWebJobsStorage__queueServiceUri:",
         "APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identityClientId}'",
         "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'", "AZURE_CLIENT_ID: identityClientId",
-        "name: 'python'", "version: '3.11'", "type: 'UserAssignedIdentity'", "name: 'FC1'",
+        "name: 'python'", "version: '3.13'", "type: 'UserAssignedIdentity'", "name: 'FC1'",
     ):
         assert setting in code, setting
     for forbidden in ("AccountKey", "listKeys(", "FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage:"):
