@@ -167,12 +167,15 @@ def shared_arm_budget(settings: Settings, env: Mapping[str, str], clients: Azure
     """Scale-out: every instance takes ARM tokens from one budget in the host's storage account (blobs in
     ``arm-pacing``), or paces to 1/ROTATION_MAX_INSTANCES of ARM's buckets while storage cannot be reached.
     Why: shared/adapters/arm_pacing.py."""
-    from azure.storage.blob import ContainerClient
+    from azure.storage.blob import ContainerClient, ExponentialRetry
 
     from shared.adapters.arm_pacing import SharedBuckets, share_of
     from shared.adapters.bucket_store import CONTAINER, BlobBucketStore
 
-    options: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 10, "user_agent": USER_AGENT}
+    # One quick retry: past it, the instance paces on its share of the buckets for a while (never waits minutes).
+    options: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 10, "user_agent": USER_AGENT,
+                               "retry_policy": ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=1,
+                                                                 random_jitter_range=1)}
     service_uri = env.get("AzureWebJobsStorage__blobServiceUri", "").strip()
     connection = env.get("AzureWebJobsStorage", "").strip()
     if service_uri:

@@ -153,7 +153,7 @@ class BucketStore(Protocol):
 
 MAX_CLAIM = 8  # tokens one storage round trip may reserve, for the threads of this process waiting on it
 STASH_TTL_S = 0.5  # a slot not used this long after its time is dropped: it could stack on a refilled bucket
-FALLBACK_LOG_EVERY_S = 60.0
+FALLBACK_FOR_S = 30.0  # after storage failed, how long every take paces on its share before trying storage again
 
 
 class SharedBuckets:
@@ -173,10 +173,12 @@ class SharedBuckets:
         self._slots: dict[tuple[str, str], list[float]] = {}  # reserved and not yet used: when each may go
         self._known: dict[tuple[str, str], tuple[BucketState, str]] = {}  # as this process last wrote it
         self._waiting: dict[tuple[str, str], int] = {}
-        self._fell_back_at = 0.0
+        self._storage_back_at = 0.0  # while the clock is before this, storage failed recently: use the share
 
     def take(self, subscription: str, kind: str) -> float:
         key = (subscription, kind)
+        if self._clock() < self._storage_back_at:
+            return self._fallback.take(subscription, kind)
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
             self._waiting[key] = self._waiting.get(key, 0) + 1
@@ -246,11 +248,14 @@ class SharedBuckets:
             state, version = self._store.read(_name(key))  # another instance wrote first
 
     def _fell_back(self, exc: AzureError) -> None:
-        now = self._clock()
-        if now - self._fell_back_at >= FALLBACK_LOG_EVERY_S:
-            self._fell_back_at = now
-            log.warning("shared ARM budget unreachable (%s): pacing this instance to its share of the bucket",
-                        type(exc).__name__)
+        """Storage failed: pace on this instance's share for a while, without paying a failing call per take."""
+        with self._guard:
+            if self._clock() < self._storage_back_at:
+                return
+            self._storage_back_at = self._clock() + FALLBACK_FOR_S
+            self._known.clear()
+        log.warning("shared ARM budget unreachable (%s): pacing this instance to its share of ARM's buckets for "
+                    "%.0f s", type(exc).__name__, FALLBACK_FOR_S)
 
 
 def _name(key: tuple[str, str]) -> str:

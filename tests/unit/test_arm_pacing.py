@@ -136,6 +136,9 @@ def test_without_storage_each_instance_paces_to_its_share_of_the_cap() -> None:
         instance.take("sub", WRITES)
     # A burst of max(1, 20/40) = 1, then 10/40 = 0.25 tokens a second: 2 more tokens take 8 s.
     assert clock.now - start == pytest.approx(8.0)
+    reads = store.reads
+    instance.take("sub", WRITES)  # within FALLBACK_FOR_S of the failure: storage is not tried again
+    assert store.reads == reads
     assert share_of(ARM_LIMITS, 1000)[WRITES] == BucketLimits(1.0, 0.01)
 
 
