@@ -28,8 +28,14 @@ DEFAULTS: dict[str, str] = {
     "ROTATION_QUEUE_NAME": "",
     "ROTATION_DISCOVERY": "list",
     "AZURE_CLOUD": "AzureCloud",
+    "ROTATION_HTTP_AUTH": "entra",
+    "ROTATION_AUTH_TENANT_ID": "",
+    "ROTATION_AUTH_CLIENT_ID": "",
+    "ROTATION_AUTH_APP_ID_URI": "",  # empty: api://<ROTATION_AUTH_CLIENT_ID>
 }
 DISCOVERY_MODES = ("list", "resourcegraph")  # registries.list per subscription | one Resource Graph query
+HTTP_AUTH_MODES = ("entra", "functionkey")  # Entra ID bearer tokens | the Functions host's function keys
+_APP_ID_URI = re.compile(r"^(?:api|https)://[^\s/][^\s\"]{0,250}$")
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,12 @@ class Settings:
     cloud: Cloud = Cloud.PUBLIC
     queue_name: str = ""  # set: events and sweeps enqueue one message per registry (apply_rotation applies)
     discovery: str = "list"  # "resourcegraph": one Resource Graph query for every subscription in scope
+    # Operator endpoints: who may call them (shared.auth). The tenant and app registration are required only
+    # when the endpoints are served in entra mode, so timers, events and the local CLI run without them.
+    http_auth: str = DEFAULTS["ROTATION_HTTP_AUTH"]
+    auth_tenant_id: str = ""
+    auth_client_id: str = ""
+    auth_app_id_uri: str = ""
 
     @property
     def endpoints(self) -> CloudEndpoints:
@@ -98,6 +110,27 @@ def _discovery(env: Mapping[str, str]) -> str:
     return mode
 
 
+def http_auth_mode(env: Mapping[str, str]) -> str:
+    mode = env.get("ROTATION_HTTP_AUTH", "").strip().lower() or DEFAULTS["ROTATION_HTTP_AUTH"]
+    if mode not in HTTP_AUTH_MODES:
+        raise ConfigurationError(f"ROTATION_HTTP_AUTH must be one of {', '.join(HTTP_AUTH_MODES)}, "
+                                 f"not {env.get('ROTATION_HTTP_AUTH', '')!r}")
+    return mode
+
+
+def _auth_ids(env: Mapping[str, str]) -> tuple[str, str, str]:
+    tenant = env.get("ROTATION_AUTH_TENANT_ID", "").strip()
+    client = env.get("ROTATION_AUTH_CLIENT_ID", "").strip()
+    uri = env.get("ROTATION_AUTH_APP_ID_URI", "").strip()
+    for name, value in (("ROTATION_AUTH_TENANT_ID", tenant), ("ROTATION_AUTH_CLIENT_ID", client)):
+        if value and not _GUID.match(value):
+            raise ConfigurationError(f"{name} must be a GUID, not {value!r}")
+    if uri and not _APP_ID_URI.match(uri):
+        raise ConfigurationError(f"ROTATION_AUTH_APP_ID_URI must be the app registration's application ID URI "
+                                 f"(api://... or https://...), not {uri!r}")
+    return tenant, client, uri
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     subs = _list(env, "ROTATION_SUBSCRIPTION_IDS")
     for sub in subs:
@@ -119,6 +152,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         raise ConfigurationError(
             f"ROTATION_SWEEP_SCHEDULE must be a six-field NCRONTAB expression, not {schedule!r}"
         )
+    auth_tenant_id, auth_client_id, auth_app_id_uri = _auth_ids(env)
     return Settings(
         subscription_ids=subs,
         resource_groups=groups,
@@ -133,4 +167,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         queue_name=_queue_name(env),
         discovery=_discovery(env),
         cloud=clouds[cloud_name.lower()],
+        http_auth=http_auth_mode(env),
+        auth_tenant_id=auth_tenant_id,
+        auth_client_id=auth_client_id,
+        auth_app_id_uri=auth_app_id_uri,
     )
