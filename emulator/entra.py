@@ -21,9 +21,9 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from emulator.clouds import LOGIN_HOSTS
 from emulator.world import Request, Response, World
 
-LOGIN_HOSTS = ("login.microsoftonline.com", "login.chinacloudapi.cn", "login.microsoftonline.us")
 _V1_ISSUER_HOST = {"login.microsoftonline.com": "sts.windows.net", "login.microsoftonline.us": "sts.windows.net",
                    "login.chinacloudapi.cn": "sts.chinacloudapi.cn"}
 _PATH = re.compile(r"^/(?P<tenant>[^/]+)(?P<rest>/.*)$")
