@@ -23,8 +23,10 @@ from requests.adapters import HTTPAdapter
 
 from shared.adapters.access import AccessAdapter
 from shared.adapters.arm_pacing import ArmPacingPolicy, TokenBuckets
+from shared.adapters.entra_keys import EntraSigningKeys, ca_ssl_context
 from shared.adapters.keyvault import KeyVaultAdapter
 from shared.adapters.registries import RegistryAdapter
+from shared.auth import MODE_ENTRA, MODE_FUNCTION_KEY, Gate, entra_config
 from shared.engine import OutcomeSink, RotationEngine
 from shared.errors import ConfigurationError
 from shared.keyids import Cloud
@@ -191,3 +193,27 @@ def engine() -> RotationEngine:
         if _engine is None:
             _engine = build_engine()
         return _engine
+
+
+# --- who may call the operator endpoints (shared.auth) ------------------------------------------------------------
+_gates: dict[tuple[str, ...], Gate] = {}
+
+
+def gate(env: Mapping[str, str] | None = None) -> Gate:
+    """The operator endpoints' gate, per auth configuration (built once; the signing keys are cached in it).
+    Entra mode without its tenant and app registration raises ``ConfigurationError``: fail closed."""
+    env = os.environ if env is None else env
+    settings = load_settings(env)
+    cafile = (env.get("REQUESTS_CA_BUNDLE") or env.get("SSL_CERT_FILE") or "").strip()
+    key = (settings.http_auth, settings.auth_tenant_id, settings.auth_client_id, settings.auth_app_id_uri,
+           settings.cloud.value, cafile)
+    with _engine_lock:
+        if key not in _gates:
+            if settings.http_auth == MODE_FUNCTION_KEY:
+                _gates[key] = Gate(MODE_FUNCTION_KEY)
+            else:
+                config = entra_config(settings.auth_tenant_id, settings.auth_client_id, settings.auth_app_id_uri,
+                                      settings.cloud)
+                keys = EntraSigningKeys(config.authority_host, config.tenant_id, ca_ssl_context(env))
+                _gates[key] = Gate(MODE_ENTRA, config, keys)
+        return _gates[key]

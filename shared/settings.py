@@ -118,6 +118,14 @@ def http_auth_mode(env: Mapping[str, str]) -> str:
     return mode
 
 
+def operator_routes_need_function_key(env: Mapping[str, str]) -> bool:
+    """For the Functions host, at indexing: anything but a readable ``entra`` keeps the function key (fail closed)."""
+    try:
+        return http_auth_mode(env) != "entra"
+    except ConfigurationError:
+        return True
+
+
 def _auth_ids(env: Mapping[str, str]) -> tuple[str, str, str]:
     tenant = env.get("ROTATION_AUTH_TENANT_ID", "").strip()
     client = env.get("ROTATION_AUTH_CLIENT_ID", "").strip()

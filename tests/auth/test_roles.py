@@ -143,3 +143,12 @@ def test_settings_default_to_entra_and_validate_the_auth_ids() -> None:
                       ({"ROTATION_AUTH_APP_ID_URI": "rotation app"}, "ROTATION_AUTH_APP_ID_URI")]:
         with pytest.raises(ConfigurationError, match=name):
             load_settings(env)
+
+
+@pytest.mark.parametrize(("value", "needs_key"), [
+    (None, False), ("entra", False), (" Entra ", False), ("functionkey", True), ("off", True), ("", False)])
+def test_the_host_asks_for_a_function_key_unless_entra_is_readable(value, needs_key) -> None:
+    from shared.settings import operator_routes_need_function_key
+
+    env = {} if value is None else {"ROTATION_HTTP_AUTH": value}
+    assert operator_routes_need_function_key(env) is needs_key
