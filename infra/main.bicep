@@ -67,6 +67,19 @@ param rotationQueueName string = ''
 ])
 param discovery string = 'list'
 
+@description('ROTATION_HTTP_AUTH: entra (operators call /api/rotate and /api/status with an Entra ID token carrying an app role; no function key) or functionkey (the function key only, every run attributed to "functionkey").')
+@allowed([
+  'entra'
+  'functionkey'
+])
+param httpAuth string = 'entra'
+
+@description('ROTATION_AUTH_CLIENT_ID: client (application) id of the app registration whose tokens the operator endpoints accept; infra/hooks/app-registration.sh creates one. Empty in entra mode: the operator endpoints refuse every call until it is set (events and the sweep are unaffected).')
+param authClientId string = ''
+
+@description('ROTATION_AUTH_APP_ID_URI: that registration\'s application ID URI; empty: api://<client id>.')
+param authAppIdUri string = ''
+
 @description('Create the Event Grid subscriptions to on_key_event. Leave false on the first `azd up`: the postdeploy hook sets it once the code is deployed.')
 param createEventSubscriptions bool = false
 
@@ -133,6 +146,10 @@ var rotationSettings = {
   ROTATION_QUEUE_NAME: rotationQueueName
   ROTATION_DISCOVERY: discovery
   AZURE_CLOUD: environment().name // AzureCloud, AzureChinaCloud or AzureUSGovernment, as the engine expects
+  ROTATION_HTTP_AUTH: httpAuth
+  ROTATION_AUTH_TENANT_ID: tenant().tenantId // tokens are accepted from this tenant only
+  ROTATION_AUTH_CLIENT_ID: authClientId
+  ROTATION_AUTH_APP_ID_URI: authAppIdUri
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
