@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+from azure.core.credentials import AccessToken
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulator.clouds import LOGIN_HOSTS
@@ -131,6 +132,39 @@ class EntraTenant:
             claims.pop(name, None)
         claims.update(extra or {})
         return self.sign(claims, forged=forged, kid=kid, algorithm=algorithm)
+
+
+    def credential(self, roles: Iterable[str] = (), consented: bool = True, **claim_args: Any) -> OperatorCredential:
+        """An azure-core credential for one operator, as ``az login`` would give them."""
+        return OperatorCredential(self, tuple(roles), consented, claim_args)
+
+
+class OperatorCredential:
+    """What DefaultAzureCredential is for an operator signed in with the Azure CLI: tokens for the scope asked
+    (v2: the client id is the audience of the app's own scope). Without consent, Entra's AADSTS65001."""
+
+    def __init__(self, tenant: EntraTenant, roles: tuple[str, ...], consented: bool,
+                 claim_args: Mapping[str, Any]) -> None:
+        self._tenant, self._roles, self._consented, self._claim_args = tenant, roles, consented, dict(claim_args)
+        self.scopes: list[str] = []
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        from azure.core.exceptions import ClientAuthenticationError
+
+        self.scopes.extend(scopes)
+        resource = scopes[0].removesuffix("/.default")
+        if not self._consented:
+            raise ClientAuthenticationError(
+                "AzureCliCredential: ERROR: AADSTS65001: The user or administrator has not consented to use the "
+                f"application with ID '04b07795-8ddb-461a-bbee-02f9e1bf7b46' named 'Microsoft Azure CLI'. Send an "
+                f"interactive authorization request for this user and resource. Resource: {resource}")
+        own = resource in (self._tenant.app_id_uri, self._tenant.client_id)
+        args = {"audience": self._tenant.client_id if own else resource, **self._claim_args}
+        token = self._tenant.mint(self._roles, **args)
+        return AccessToken(token, int(time.time()) + TOKEN_LIFETIME_S)
+
+    def __repr__(self) -> str:  # never show a token
+        return f"OperatorCredential(roles={self._roles!r})"
 
 
 _tenants: weakref.WeakKeyDictionary[World, EntraTenant] = weakref.WeakKeyDictionary()

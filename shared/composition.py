@@ -217,3 +217,9 @@ def gate(env: Mapping[str, str] | None = None) -> Gate:
                 keys = EntraSigningKeys(config.authority_host, config.tenant_id, ca_ssl_context(env))
                 _gates[key] = Gate(MODE_ENTRA, config, keys)
         return _gates[key]
+
+
+def operator_credential(env: Mapping[str, str] | None = None) -> Any:
+    """The operator's own credential for the remote CLI (``az login``, environment, ...), in the configured cloud."""
+    settings = load_settings(os.environ if env is None else env)
+    return DefaultAzureCredential(authority=_AUTHORITY[settings.cloud])
