@@ -20,6 +20,7 @@ import jwt
 
 from shared.errors import BadRequest, ConfigurationError
 from shared.keyids import Cloud
+from shared.requests import Requester
 
 ROLE_READ = "Rotation.Read"
 ROLE_OPERATE = "Rotation.Operate"
@@ -279,6 +280,12 @@ class Admitted:
     caller: Caller
     role: str  # the role that allowed the request ("" in functionkey mode)
 
+    @property
+    def requester(self) -> Requester:
+        """Who asked, as the run request carries it."""
+        c = self.caller
+        return Requester(c.kind, c.object_id, c.name, c.tenant_id, self.role)
+
 
 class Gate:
     """``entra``: a valid token with the needed role. ``functionkey``: the Functions host checked the key, so
@@ -336,3 +343,22 @@ def refusal(exc: Exception, config: EntraConfig | None) -> tuple[int, dict[str, 
                           "message": "the tenant's signing keys could not be fetched to check the token; try again"}}
         return 503, body, {"Retry-After": "30"}
     raise TypeError(f"not a refusal: {type(exc).__name__}")
+
+
+# --- attribution, as answers and telemetry spell it --------------------------------------------------------------
+def requester_dict(requester: Requester) -> dict[str, str]:
+    """``requestedBy`` in answers: kind ("user", "app", "functionkey" or "system"), objectId, name (UPN or
+    application id), tenantId, and the app role that allowed the request."""
+    return {"kind": requester.kind, "objectId": requester.object_id, "name": requester.name,
+            "tenantId": requester.tenant_id, "role": requester.role}
+
+
+def requester_properties(requester: Requester, reason: str = "") -> dict[str, str]:
+    """Flat custom-event properties (infra/kql/manual-changes-by-person.kql reads them): ``requestedBy`` is the
+    person or app to show (name, else object id, else the kind), ``requestReason`` the break-glass reason."""
+    return {
+        "requestedBy": requester.name or requester.object_id or requester.kind,
+        "requestedByKind": requester.kind, "requestedByObjectId": requester.object_id,
+        "requestedByName": requester.name, "requestedByTenantId": requester.tenant_id,
+        "requestedByRole": requester.role, "requestReason": reason,
+    }

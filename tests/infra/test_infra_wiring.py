@@ -145,7 +145,8 @@ def test_alerts_load_the_telemetry_queries_verbatim() -> None:
     threshold = re.search(r"var thresholdLine = '([^']+)'", code)
     assert threshold and threshold.group(1) in (INFRA / "kql" / "keys-expiring.kql").read_text().splitlines()
     assert sorted(loaded) == sorted(
-        ["failed-rotations.kql", "keys-expiring.kql", "expired-keys-in-use.kql", "registries-lagging.kql"]
+        ["failed-rotations.kql", "keys-expiring.kql", "expired-keys-in-use.kql", "registries-lagging.kql",
+         "downgrades-forced.kql"]
     )
     assert "metricName: 'DeadLetteredCount'" in code
     assert "emailReceivers:" in code and "webhookReceivers:" in code
