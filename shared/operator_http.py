@@ -22,6 +22,7 @@ from shared.auth import (
     Unauthenticated,
     break_glass_reason,
     refusal,
+    requester_dict,
     rotate_action,
 )
 from shared.errors import BadRequest, ConfigurationError
@@ -80,8 +81,12 @@ def rotate(headers: Mapping[str, str], body: bytes, gate_factory: GateFactory = 
             break_glass_reason(body)
         except BadRequest as exc:
             return 400, {"error": {"message": exc.message, "field": exc.field}}, {}
-    parsed_body, _reason = _without_reason(body)
+    parsed_body, reason = _without_reason(body)
     code, answer = triggers.rotate(parsed_body)
+    if code == 200:
+        answer["requestedBy"] = requester_dict(admitted.requester)
+        if reason:
+            answer["requestReason"] = reason
     return code, answer, {}
 
 
