@@ -263,12 +263,16 @@ def rotate_action(body: bytes | str) -> Action:
     return Action.ROTATE
 
 
-def break_glass_reason(body: bytes | str) -> str:
-    """The ``reason`` a break-glass request must give, verbatim; ``BadRequest`` naming the field otherwise."""
+def request_reason(body: bytes | str, required: bool) -> str:
+    """The request's free-text ``reason``, verbatim ("" when absent). A downgrade (``required``) must give one;
+    when given, it must be a non-empty string of at most MAX_REASON_CHARS. ``BadRequest`` names the field."""
     parsed = _body_object(body)
     reason = parsed.get("reason") if isinstance(parsed, dict) else None
+    if reason is None and not required:
+        return ""
     if not isinstance(reason, str) or not reason.strip():
-        raise BadRequest("reason", "a downgrade (toVersion with allowDowngrade) needs a non-empty reason")
+        raise BadRequest("reason", "a downgrade (toVersion with allowDowngrade) needs a non-empty reason" if required
+                         else "must be a non-empty string")
     if len(reason) > MAX_REASON_CHARS:
         raise BadRequest("reason", f"must be at most {MAX_REASON_CHARS} characters")
     return reason

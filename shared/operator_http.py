@@ -20,8 +20,8 @@ from shared.auth import (
     Gate,
     SigningKeysUnavailable,
     Unauthenticated,
-    break_glass_reason,
     refusal,
+    request_reason,
     requester_dict,
     rotate_action,
 )
@@ -57,16 +57,16 @@ def admit(headers: Mapping[str, str], action: Action, gate_factory: GateFactory 
         return 500, {"error": {"message": "internal error while checking the caller"}}, {}
 
 
-def _without_reason(body: bytes) -> tuple[bytes, str]:
-    """The body as the run parser expects it, and the optional free-text ``reason`` (kept verbatim)."""
+def _without_reason(body: bytes) -> bytes:
+    """The body as the run parser expects it: ``reason`` is this layer's (checked by ``request_reason``)."""
     try:
         parsed = json.loads(body) if body.strip() else {}
     except (ValueError, RecursionError):
-        return body, ""
+        return body
     if not isinstance(parsed, dict) or "reason" not in parsed:
-        return body, ""
-    reason = parsed.pop("reason")
-    return json.dumps(parsed).encode(), reason if isinstance(reason, str) else ""
+        return body
+    parsed.pop("reason")
+    return json.dumps(parsed).encode()
 
 
 def rotate(headers: Mapping[str, str], body: bytes, gate_factory: GateFactory = _default_gate) -> Answer:
@@ -76,13 +76,11 @@ def rotate(headers: Mapping[str, str], body: bytes, gate_factory: GateFactory = 
     admitted = admit(headers, action, gate_factory)
     if not isinstance(admitted, Admitted):
         return admitted
-    if action is Action.BREAK_GLASS:
-        try:
-            break_glass_reason(body)
-        except BadRequest as exc:
-            return 400, {"error": {"message": exc.message, "field": exc.field}}, {}
-    parsed_body, reason = _without_reason(body)
-    code, answer = triggers.rotate(parsed_body)
+    try:
+        reason = request_reason(body, required=action is Action.BREAK_GLASS)
+    except BadRequest as exc:
+        return 400, {"error": {"message": exc.message, "field": exc.field}}, {}
+    code, answer = triggers.rotate(_without_reason(body))
     if code == 200:
         answer["requestedBy"] = requester_dict(admitted.requester)
         if reason:

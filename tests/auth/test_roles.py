@@ -13,9 +13,9 @@ from shared.auth import (
     Gate,
     SigningKeysUnavailable,
     Unauthenticated,
-    break_glass_reason,
     entra_config,
     refusal,
+    request_reason,
     rotate_action,
 )
 from shared.errors import BadRequest, ConfigurationError
@@ -114,14 +114,21 @@ def test_what_a_rotate_body_amounts_to(body, action) -> None:
 
 def test_break_glass_reason_is_kept_verbatim() -> None:
     reason = "  INC-4711: new key version breaks pulls in westeurope; rolling back per runbook \u00e9 "
-    assert break_glass_reason(json.dumps({"reason": reason}).encode()) == reason
+    assert request_reason(json.dumps({"reason": reason}).encode(), required=True) == reason
 
 
 @pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "   "}, {"reason": 42}, {"reason": "x" * 1025}])
 def test_break_glass_without_a_usable_reason_is_a_400_naming_reason(body) -> None:
     with pytest.raises(BadRequest) as info:
-        break_glass_reason(json.dumps(body).encode())
+        request_reason(json.dumps(body).encode(), required=True)
     assert info.value.field == "reason"
+
+
+def test_a_reason_is_optional_elsewhere_but_must_be_text_when_given() -> None:
+    assert request_reason(b"{}", required=False) == ""
+    assert request_reason(b'{"reason": "weekly check"}', required=False) == "weekly check"
+    with pytest.raises(BadRequest):
+        request_reason(b'{"reason": 42}', required=False)
 
 
 def test_entra_config_fails_closed_naming_what_is_missing() -> None:
