@@ -178,8 +178,8 @@ def tenant(world: World) -> EntraTenant:
         return _tenants[world]
 
 
-def _aad_error(status: int, code: str, message: str) -> Response:
-    return Response(status, {"error": code, "error_description": message, "error_codes": [int(message[5:10])],
+def _aad_error(status: int, code: str, aadsts: int, message: str) -> Response:
+    return Response(status, {"error": code, "error_description": f"AADSTS{aadsts}: {message}", "error_codes": [aadsts],
                              "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
                              "trace_id": str(uuid.uuid4()), "correlation_id": str(uuid.uuid4())})
 
@@ -192,7 +192,7 @@ def handle(world: World, req: Request) -> Response:
         return Response(404, {"error": "not_found"})
     requested, rest = match["tenant"].lower(), match["rest"]
     if requested not in (entra.tenant_id, "common", "organizations"):
-        return _aad_error(400, "invalid_tenant", f"AADSTS90002: Tenant '{requested}' not found.")
+        return _aad_error(400, "invalid_tenant", 90002, f"Tenant '{requested}' not found.")
     if rest in ("/v2.0/.well-known/openid-configuration", "/.well-known/openid-configuration"):
         return Response(200, entra.openid_configuration(req.host, v2=rest.startswith("/v2.0")))
     if rest in ("/discovery/v2.0/keys", "/discovery/keys"):
