@@ -33,7 +33,7 @@ def event_run(args: dict[str, Any]) -> dict[str, Any]:
 
     engine = build_engine()
     warm = parse_key_id(args["warm_key"], engine.settings.endpoints.key_vault_suffixes)
-    engine.observe(warm.key)  # the credential's tokens and the pools, as in a worker that has run before
+    engine.status(warm.key)  # the credential's tokens and the pools, as in a worker that has run before
     results = {}
     for name, payload in args["events"].items():
         started = time.perf_counter()
@@ -75,10 +75,11 @@ def naive(args: dict[str, Any]) -> dict[str, Any]:
 
 def sweep(args: dict[str, Any]) -> dict[str, Any]:
     from shared.composition import build_engine
+    from shared.requests import RunRequest
 
     engine = build_engine()
     started = time.perf_counter()
-    report = engine.sweep(dry_run=bool(args.get("dry_run")))
+    report = engine.run(RunRequest.sweep(dry_run=bool(args.get("dry_run"))))
     seconds = time.perf_counter() - started
     failed = [o.to_dict() for o in report.outcomes if o.result.value == "failed"][:5]
     return {"seconds": seconds, "counts": _counts(report), "problems": len(report.problems),
@@ -88,12 +89,13 @@ def sweep(args: dict[str, Any]) -> dict[str, Any]:
 def discover(args: dict[str, Any]) -> dict[str, Any]:
     """The engine's discovery alone, after one warm-up call (the credential's token, the connection)."""
     from shared.composition import build_engine
+    from shared.requests import Scope
 
     engine = build_engine()
     engine.registries.list_subscription_ids()
     started_at = time.time()  # the stand-in stamps requests with its clock: the same wall clock
     started = time.perf_counter()
-    registries, problems = engine.discover()
+    registries, problems = engine.discovery.discover(Scope())
     return {"seconds": time.perf_counter() - started, "started_at": started_at, "found": len(registries),
             "problems": [p.detail for p in problems]}
 

@@ -25,9 +25,11 @@ from emulator.functions_host import FunctionsHost
 from emulator.http_host import HttpHost
 from emulator.scenario import RESOURCE_GROUP, Estate, seed_estate
 from emulator.standin import AzureStandIn
-from shared import telemetry
+from shared import telemetry, triggers
 from shared.adapters.remote import RemoteApp
+from shared.composition import configure_telemetry_for_cli
 from shared.render import table
+from shared.status import StatusReport
 from shared.status_html import render_status_html
 
 STATUS_PAGE = Path("out/status.html")
@@ -97,7 +99,7 @@ def main() -> None:
         os.environ.update({"ROTATION_POLL_INTERVAL_SECONDS": "0.05", "ROTATION_SWEEP_SCHEDULE": "0 0 * * * *"})
         tenant = entra.tenant(az.world)
         os.environ.update(tenant.settings())  # entra mode, the stand-in's tenant and app registration
-        exporting = telemetry.configure_for_cli()  # APPLICATIONINSIGHTS_CONNECTION_STRING points at the stand-in
+        exporting = configure_telemetry_for_cli()  # APPLICATIONINSIGHTS_CONNECTION_STRING points at the stand-in
         step("A local Azure stand-in: one vault, one RSA key, three Premium registries (seeded through the SDKs)")
         estate = seed_estate(az)
         print(encryption_table(az, estate))
@@ -138,20 +140,20 @@ def main() -> None:
                 print(f"   ALERT {alert['severity']}: {alert['key']} version {alert['version'][:12]} expires "
                       f"{alert['expiresOn'][:10]} ({alert['daysLeft']} days left); used by {', '.join(users)}")
 
-            status = operator_calls(az, estate, tenant, recorder)
+            page = operator_calls(az, estate, tenant, recorder)
 
         step("What Application Insights received, and a picture of the estate")
         if exporting:
             telemetry.shutdown()  # flushes; the stand-in's ingestion endpoint is gone after this block
         print_telemetry(az.telemetry)
         STATUS_PAGE.parent.mkdir(parents=True, exist_ok=True)
-        STATUS_PAGE.write_text(render_status_html(status), encoding="utf-8")
+        STATUS_PAGE.write_text(render_status_html(page), encoding="utf-8")
         print(f"   wrote {STATUS_PAGE} (inventory and key expiry timeline; open it in a browser)")
         egress = ", ".join(az.unexpected_egress) or "none"
     print(f"\nDone in {time.monotonic() - started:.1f} s. Unexpected egress: {egress}.")
 
 
-def operator_calls(az: AzureStandIn, estate: Estate, tenant: entra.EntraTenant, recorder: Recorder) -> dict[str, Any]:
+def operator_calls(az: AzureStandIn, estate: Estate, tenant: entra.EntraTenant, recorder: Recorder) -> StatusReport:
     """Operators over HTTP with Entra ID tokens from the stand-in's tenant: a dry run, the status, a refusal and
     a break-glass downgrade attributed to a named person."""
     with HttpHost(composition_app()) as http:
@@ -168,6 +170,8 @@ def operator_calls(az: AzureStandIn, estate: Estate, tenant: entra.EntraTenant, 
                                            ("DAYS LEFT", "daysUntilExpiry"), ("PROBLEMS", "problems")]))
         print("   (acroptedout is reported BEHIND_NEWEST_VERSION and never moved: it is tagged cmk-rotation: off;")
         print("   every reason and problem is explained in docs/reasons.md)")
+        page = triggers.status().report  # the report GET /api/status answers, typed, for the HTML page
+        assert isinstance(page, StatusReport)
 
         step("Break glass: roll acrpinned back to the first key version")
         downgrade = {"registry": estate.registries["acrpinned"], "toVersion": estate.first_version,
@@ -188,7 +192,7 @@ def operator_calls(az: AzureStandIn, estate: Estate, tenant: entra.EntraTenant, 
         for event in recorder.named("RegistryKeyRotation")[-1:]:
             print(f"   RegistryKeyRotation event: {event['reason']} requestedBy={event.get('requestedBy', '?')} "
                   f"role={event.get('requestedByRole', '?')} requestReason=\"{event.get('requestReason', '')}\"")
-    return status
+    return page
 
 
 def composition_app() -> func.FunctionApp:

@@ -1,7 +1,15 @@
-"""Operator CLI on the same engine: ``python -m shared status|sweep|rotate [--registry ID | --key URL]
-[--dry-run] [--json] [--html FILE]``. Works against Azure after ``az login`` (DefaultAzureCredential), and
-against the stand-in when its environment is exported. With APPLICATIONINSIGHTS_CONNECTION_STRING set,
-outcomes, metrics and traces go to Application Insights too."""
+"""Operator CLI on the same engine:
+
+    python -m shared status [--json] [--html FILE]
+    python -m shared sweep [--dry-run] [--json]
+    python -m shared rotate [--registry ID [--to-version V [--allow-downgrade]] | --key URL] [--dry-run] [--json]
+    python -m shared status|rotate ... --remote https://<app> [--audience api://<client id>] [--reason TEXT]
+
+Works against Azure after ``az login`` (DefaultAzureCredential), and against the stand-in when its environment is
+exported. With ``--remote``, status and rotate go to a deployed app's /api/status and /api/rotate instead, with an
+Entra ID token for the app's audience (shared.remote); the app checks the caller's app role and records who asked.
+With APPLICATIONINSIGHTS_CONNECTION_STRING set, outcomes, metrics and traces go to Application Insights too.
+``rotate`` takes the same fields as ``POST /api/rotate`` and validates them the same way."""
 
 from __future__ import annotations
 
@@ -13,88 +21,125 @@ from collections.abc import Sequence
 from typing import Any
 
 from shared import telemetry, triggers
-from shared.render import table as _table
+from shared.outcomes import RunReport
+from shared.render import table
+from shared.status import StatusReport
 from shared.status_html import render_status_html
 
 
-def print_status(report: dict[str, Any]) -> None:
-    print(_table(report["registries"], [
+def print_status(report: StatusReport) -> None:
+    print(table([r.to_dict() for r in report.registries], [
         ("REGISTRY", "name"), ("MODE", "mode"), ("OPTED OUT", "optedOut"), ("KEY", "key"),
         ("IN USE", "versionInUse"), ("NEWEST USABLE", "newestUsableVersion"), ("DAYS LEFT", "daysUntilExpiry"),
         ("PROBLEMS", "problems"),
     ]))
-    if report.get("keys"):
+    if report.keys:
         print()
-        print(_table(report["keys"], [("KEY", "key"), ("NEWEST USABLE", "newestUsableVersion"),
-                                      ("IN USE", "versionsInUse"), ("CANDIDATES TO DISABLE", "candidatesToDisable")]))
+        print(table([k.to_dict() for k in report.keys], [
+            ("KEY", "key"), ("NEWEST USABLE", "newestUsableVersion"), ("IN USE", "versionsInUse"),
+            ("CANDIDATES TO DISABLE", "candidatesToDisable")]))
+    for problem in report.problems:
+        print(f"PROBLEM {problem.reason.value} at {problem.scope}: {problem.detail}")
 
 
-def print_run(report: dict[str, Any]) -> None:
-    print(_table(report["outcomes"], [
+def print_run(report: RunReport) -> None:
+    print(table([o.to_dict() for o in report.outcomes], [
         ("REGISTRY", "name"), ("RESULT", "result"), ("REASON", "reason"), ("FROM", "fromVersion"),
         ("TO", "toVersion"), ("DETAIL", "detail"),
     ]))
-    for alert in report["alerts"]:
-        print(f"ALERT {alert['severity']}: {alert['key']} version {alert['version'][:12]} expires "
-              f"{alert['expiresOn']} ({alert['daysLeft']} days); used by {len(alert['affectedRegistries'])} registries")
-    for problem in report["problems"]:
-        print(f"PROBLEM {problem['reason']} at {problem['scope']}: {problem['detail']}")
-    print(f"{report['trigger']} run {report['correlationId']}{' (dry run)' if report['dryRun'] else ''}: "
-          + ", ".join(f"{n} {r}" for r, n in report["counts"].items() if n))
+    for alert in report.alerts:
+        print(f"ALERT {alert.severity}: {alert.key.uri()} version {alert.version[:12]} expires "
+              f"{alert.expires_on.isoformat()} ({alert.days_left} days); used by {len(alert.affected_registries)} "
+              "registries")
+    for problem in report.problems:
+        print(f"PROBLEM {problem.reason.value} at {problem.scope}: {problem.detail}")
+    print(f"{report.trigger.value} run {report.correlation_id}{' (dry run)' if report.dry_run else ''}: "
+          + ", ".join(f"{n} {r}" for r, n in report.counts().items() if n))
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m shared", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = root.add_subparsers(dest="command", required=True, metavar="{status,sweep,rotate}")
+    status = commands.add_parser("status", help="every CMK registry in scope, its key and its problems")
+    status.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page")
+    sweep = commands.add_parser("sweep", help="converge everything in scope, as the timer does")
+    rotate = commands.add_parser("rotate", help="converge one registry, or the registries on one key")
+    target = rotate.add_mutually_exclusive_group()
+    target.add_argument("--registry", help="registry resource id")
+    target.add_argument("--key", help="https://<vault host>/keys/<name>")
+    rotate.add_argument("--to-version", help="break-glass: move the registry to this version (with --registry)")
+    rotate.add_argument("--allow-downgrade", action="store_true", help="with --to-version: even to an older one")
+    for command in (sweep, rotate):
+        command.add_argument("--dry-run", action="store_true", help="plan only; write nothing")
+    for command in (status, sweep, rotate):
+        command.add_argument("--json", action="store_true", help="machine-readable output")
+    for command in (status, rotate):
+        command.add_argument("--remote", metavar="URL", help="a deployed app, like https://<app>.azurewebsites.net")
+        command.add_argument("--audience", help="with --remote: the app's application ID URI (api://<client id>); "
+                                                "default ROTATION_AUTH_APP_ID_URI or api://ROTATION_AUTH_CLIENT_ID")
+    rotate.add_argument("--reason", help="with --remote: why (required for a downgrade; recorded verbatim)")
+    return root
+
+
+def rotate_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The CLI's flags as the fields of POST /api/rotate: validated by the same code."""
+    names = {"registry": args.registry, "key": args.key, "toVersion": args.to_version}
+    fields: dict[str, Any] = {name: value for name, value in names.items() if value is not None}
+    if args.allow_downgrade:
+        fields["allowDowngrade"] = True
+    if args.dry_run:
+        fields["dryRun"] = True
+    return fields
+
+
+def answer(args: argparse.Namespace) -> triggers.Answer:
+    if getattr(args, "remote", None):
+        from shared import remote
+
+        return remote.answer(args)
+    if getattr(args, "reason", None) or getattr(args, "audience", None):
+        raise SystemExit("--reason and --audience go with --remote (a local run is not attributed to anyone)")
+    if args.command == "status":
+        return triggers.status()
+    if args.command == "sweep":
+        return triggers.cli_sweep(args.dry_run)
+    return triggers.rotate_fields(rotate_fields(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared", description=__doc__)
-    parser.add_argument("command", choices=["status", "sweep", "rotate"])
-    target = parser.add_mutually_exclusive_group()
-    target.add_argument("--registry", help="registry resource id (rotate only)")
-    target.add_argument("--key", help="https://<vault host>/keys/<name> (rotate only)")
-    parser.add_argument("--dry-run", action="store_true", help="plan only; write nothing")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--html", metavar="FILE", help="status only: also write a self-contained HTML page")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     console = logging.StreamHandler()
     console.setLevel(logging.WARNING)  # outcome events are INFO records: exported, not printed
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[console])
-    exporting = telemetry.configure_for_cli()
+    from shared.composition import configure_telemetry_for_cli
+
+    exporting = configure_telemetry_for_cli()
     try:
-        return _run(parser, args)
+        return show(args, answer(args))
     finally:
         if exporting:
             telemetry.flush()
 
 
-def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    if args.html and args.command != "status":
-        parser.error("--html goes with status")
-    if args.command == "status":
-        if args.registry or args.key or args.dry_run:
-            parser.error("status takes no --registry, --key or --dry-run")
-        code, body = triggers.status()
-        if code == 200 and args.html:
-            with open(args.html, "w", encoding="utf-8") as page:
-                page.write(render_status_html(body))
-    elif args.command == "sweep":
-        if args.registry or args.key:
-            parser.error("sweep covers everything in scope; use rotate with --registry or --key")
-        code, body = triggers.cli_sweep(args.dry_run)
+def show(args: argparse.Namespace, result: triggers.Answer) -> int:
+    report = result.report
+    if isinstance(report, StatusReport) and getattr(args, "html", None):
+        with open(args.html, "w", encoding="utf-8") as page:
+            page.write(render_status_html(report))
+    if not args.json and report is None and result.status == 200 and getattr(args, "remote", None):
+        from shared import remote
+
+        remote.print_answer(args.command, result.body)
+    elif args.json or report is None:
+        print(json.dumps(result.body, indent=2))
+    elif isinstance(report, StatusReport):
+        print_status(report)
     else:
-        request: dict[str, Any] = {"dryRun": True} if args.dry_run else {}
-        if args.registry:
-            request["registry"] = args.registry
-        if args.key:
-            request["key"] = args.key
-        code, body = triggers.rotate(json.dumps(request).encode())
-    if args.json or code != 200:
-        print(json.dumps(body, indent=2))
-    elif args.command == "status":
-        print_status(body)
-    else:
-        print_run(body)
-    if code != 200:
+        print_run(report)
+    if result.status != 200:
         return 2
-    failed = body.get("counts", {}).get("failed", 0)
-    return 1 if failed else 0
+    return 1 if isinstance(report, RunReport) and report.counts()["failed"] else 0
 
 
 if __name__ == "__main__":

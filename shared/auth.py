@@ -348,21 +348,3 @@ def refusal(exc: Exception, config: EntraConfig | None) -> tuple[int, dict[str, 
         return 503, body, {"Retry-After": "30"}
     raise TypeError(f"not a refusal: {type(exc).__name__}")
 
-
-# --- attribution, as answers and telemetry spell it --------------------------------------------------------------
-def requester_dict(requester: Requester) -> dict[str, str]:
-    """``requestedBy`` in answers: kind ("user", "app", "functionkey" or "system"), objectId, name (UPN or
-    application id), tenantId, and the app role that allowed the request."""
-    return {"kind": requester.kind, "objectId": requester.object_id, "name": requester.name,
-            "tenantId": requester.tenant_id, "role": requester.role}
-
-
-def requester_properties(requester: Requester, reason: str = "") -> dict[str, str]:
-    """Flat custom-event properties (infra/kql/manual-changes-by-person.kql reads them): ``requestedBy`` is the
-    person or app to show (name, else object id, else the kind), ``requestReason`` the break-glass reason."""
-    return {
-        "requestedBy": requester.name or requester.object_id or requester.kind,
-        "requestedByKind": requester.kind, "requestedByObjectId": requester.object_id,
-        "requestedByName": requester.name, "requestedByTenantId": requester.tenant_id,
-        "requestedByRole": requester.role, "requestReason": reason,
-    }

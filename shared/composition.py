@@ -6,6 +6,7 @@ is reached only through standard configuration (proxy, CA bundle, managed-identi
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -27,14 +28,18 @@ from shared.adapters.entra_keys import EntraSigningKeys, ca_ssl_context
 from shared.adapters.keyvault import KeyVaultAdapter
 from shared.adapters.registries import RegistryAdapter
 from shared.auth import MODE_ENTRA, MODE_FUNCTION_KEY, Gate, entra_config
-from shared.engine import OutcomeSink, RotationEngine
+from shared.discovery import Discovery, Listing, ResourceGraph
+from shared.engine import Clock, OutcomeSink, RotationEngine, utc_now
 from shared.errors import ConfigurationError
+from shared.fanout import QueueDispatch
+from shared.key_rotation import KeyRotator
 from shared.keyids import Cloud
+from shared.locks import PROCESS_LOCKS, KeyedLocks
 from shared.logsetup import quiet_azure_loggers
-from shared.ports import DispatchPort, InventoryPort, KeyVaultPort
-from shared.rollout import MAX_WORKERS
+from shared.ports import AccessPort, DispatchPort, InventoryPort, KeyVaultPort, RegistryPort
+from shared.rollout import MAX_WORKERS, Applier, Rollout
 from shared.settings import Settings, load_settings
-from shared.telemetry import TelemetrySink
+from shared.telemetry import CONNECTION_STRING, TelemetrySink, already_configured, running_in_functions
 
 USER_AGENT = "acr-cmk-rotation/0.1"
 _AUTHORITY = {
@@ -163,23 +168,62 @@ def resource_graph(settings: Settings, clients: AzureClients) -> InventoryPort:
     return GraphAdapter(client, settings.endpoints.key_vault_suffixes)
 
 
+def assemble(settings: Settings, keyvault: KeyVaultPort, registries: RegistryPort, *,
+             inventory: InventoryPort | None = None, queue: DispatchPort | None = None,
+             access: AccessPort | None = None, clock: Clock = utc_now, sink: OutcomeSink | None = None,
+             locks: KeyedLocks = PROCESS_LOCKS) -> RotationEngine:
+    """Every choice, made once: how registries are discovered, how a plan is applied, whether access is read.
+    The ports are the SDK adapters in Azure (``build_engine``) and in-memory fakes in tests."""
+    discovery: Discovery = ResourceGraph(inventory, registries, settings) if inventory is not None \
+        else Listing(registries, settings)
+    rollout = Rollout(registries, settings, clock, locks)
+    applier: Applier = QueueDispatch(queue, rollout) if queue is not None else rollout
+    return RotationEngine(settings, keyvault, registries, discovery, applier,
+                          KeyRotator(keyvault, clock, locks, settings.near_expiry_days), access=access, clock=clock,
+                          sink=sink or OutcomeSink())
+
+
 def build_engine(env: Mapping[str, str] | None = None, credential: Any = None,
                  sink: OutcomeSink | None = None) -> RotationEngine:
     env = os.environ if env is None else env
     settings = load_settings(env)
     clients = AzureClients(settings, credential)
     quiet_azure_loggers()
-    sink = sink or TelemetrySink()
-    keyvault: KeyVaultPort = KeyVaultAdapter(clients.key_client)
-    return RotationEngine(
-        keyvault,
+    return assemble(
+        settings, KeyVaultAdapter(clients.key_client),
         RegistryAdapter(clients.subscription_client, clients.acr_client, settings.endpoints.key_vault_suffixes),
-        settings,
-        sink=sink,
-        access=AccessAdapter(clients.vaults_client, clients.authorization_client),
-        dispatch=rotation_queue(settings, env, clients) if settings.queue_name else None,
         inventory=resource_graph(settings, clients) if settings.discovery == "resourcegraph" else None,
+        queue=rotation_queue(settings, env, clients) if settings.queue_name else None,
+        access=AccessAdapter(clients.vaults_client, clients.authorization_client),
+        sink=sink or TelemetrySink())
+
+
+def configure_telemetry_for_cli(env: Mapping[str, str] | None = None) -> bool:
+    """Export to Application Insights from the CLI or the demo when a connection string is set.
+
+    Never inside the Functions worker (it configures Azure Monitor itself), and never a second time.
+    """
+    env = os.environ if env is None else env
+    if not env.get(CONNECTION_STRING) or running_in_functions(env) or already_configured():
+        return False
+    from azure.monitor.opentelemetry import configure_azure_monitor
+
+    quiet_azure_loggers()
+    logging.getLogger("shared").setLevel(logging.INFO)  # outcome events are INFO records
+    # One run makes one trace: keep all of it, unless the operator chose a sampler (OTEL_TRACES_SAMPLER).
+    # The distro's default rate-limits traces to 5 per second, and drops most of a run's SDK calls.
+    sampling = {} if env.get("OTEL_TRACES_SAMPLER") else {"sampling_ratio": 1.0}
+    configure_azure_monitor(
+        connection_string=env[CONNECTION_STRING],
+        **sampling,
+        logger_name="shared",
+        disable_offline_storage=True,  # a short-lived process: nothing would retry a stored batch
+        enable_live_metrics=False,  # nobody watches a one-shot run live
+        enable_performance_counters=False,
+        # Sampling applies to traces only: events must never be dropped with an unsampled trace.
+        enable_trace_based_sampling_for_logs=False,
     )
+    return True
 
 
 _engine: RotationEngine | None = None

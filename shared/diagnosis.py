@@ -1,4 +1,4 @@
-"""Problems found about registries, as constants. Pure: built from what observation and access reads found.
+"""Problems found about registries, as constants. Pure: judges what observation and the access reads found.
 
 Access is judged from the vault's own configuration (RBAC role assignments or access policies) for the
 identity that unwraps the registry's key. It is best-effort: what could not be read is reported as
@@ -7,10 +7,12 @@ unknown, and nothing here ever blocks a rotation (ACR itself judges access when 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from shared.model import KeyObservation, Registry, VaultAccess
-from shared.reasons import Problem
+from shared.keyids import KeyRef
+from shared.model import RSA_KEY_TYPES, AccessObservation, KeyObservation, Registry, VaultAccess
+from shared.reasons import Finding, Problem
 from shared.status import registry_problems
 
 # Built-in roles that allow wrapKey and unwrapKey on a vault's keys.
@@ -24,18 +26,17 @@ WRAP_ROLE_IDS = frozenset({
 POLICY_PERMISSIONS = frozenset({"get", "wrapkey", "unwrapkey"})
 
 
-
-def key_type_problem(key: KeyObservation | None) -> str | None:
+def key_type_problem(key: KeyObservation | None) -> Problem | None:
     """The key's current version is not RSA (an EC key cannot encrypt a registry)."""
     if key is None or key.current_version is None:
         return None
     details = key.details.get(key.current_version)
-    if details is not None and details.key_type not in ("RSA", "RSA-HSM"):
+    if details is not None and details.key_type not in RSA_KEY_TYPES:
         return Problem.KEY_TYPE_UNSUPPORTED
     return None
 
 
-def access_problem(registry: Registry, vault: VaultAccess | None, roles: frozenset[str] | None) -> str | None:
+def access_problem(registry: Registry, vault: VaultAccess | None, roles: frozenset[str] | None) -> Problem | None:
     """None when the identity can wrap and unwrap, or when there is nothing to judge (Managed HSM uses its
     own local RBAC, which ARM does not show)."""
     if registry.key_id is None or ".managedhsm." in registry.key_id.key.host:
@@ -54,10 +55,16 @@ def access_problem(registry: Registry, vault: VaultAccess | None, roles: frozens
 
 
 def problems_of(registry: Registry, key: KeyObservation | None, now: datetime, near_expiry_days: int,
-                vault: VaultAccess | None = None, roles: frozenset[str] | None = None,
-                access_checked: bool = False) -> list[str]:
+                access: AccessObservation) -> list[Finding]:
     problems = registry_problems(registry, key, now, near_expiry_days)
     extra = [key_type_problem(key)]
-    if access_checked:
-        extra.append(access_problem(registry, vault, roles))
+    if access.checked:
+        extra.append(access_problem(registry, access.vault_of(registry), access.roles_of(registry)))
     return problems + [p for p in extra if p is not None and p not in problems]
+
+
+def diagnose(registries: Iterable[Registry], keys: Mapping[KeyRef, KeyObservation], access: AccessObservation,
+             now: datetime, near_expiry_days: int) -> dict[str, list[Finding]]:
+    """Problems per registry id."""
+    return {r.id: problems_of(r, keys.get(r.key_id.key) if r.key_id else None, now, near_expiry_days, access)
+            for r in registries}

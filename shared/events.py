@@ -1,19 +1,22 @@
 """Typed, defensive reading of Key Vault events from Event Grid (Event Grid schema or CloudEvents 1.0).
 
-Real payloads use PascalCase data fields, epoch seconds as strings, and the published samples have
-stray spaces in keys and values; all of that parses. An event is only a hint naming a key: the
-engine re-reads Key Vault, so nothing here is trusted beyond which key to look at.
+Real payloads use PascalCase data fields and the published samples have stray spaces in keys and values;
+all of that parses. An event is only a hint naming a key: the engine re-reads Key Vault, so nothing here is
+trusted beyond which key to look at. Only ``Id`` is used: it must parse as a key of the configured cloud, and
+``ObjectType``, ``VaultName``, ``ObjectName`` and ``Version`` must not contradict it. ``NBF`` and ``EXP`` are
+never read (Key Vault is), so an unreadable one never makes the app drop an event.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from shared.keyids import InvalidKeyId, KeyId, parse_key_id
+from shared.reasons import Trigger
+from shared.requests import RunRequest, Scope
 
 
 class KeyEventKind(StrEnum):
@@ -47,8 +50,13 @@ class KeyEvent:
     kind: KeyEventKind
     key_id: KeyId
     topic: str
-    not_before: datetime | None
-    expires_on: datetime | None
+
+    def request(self, budget_s: float) -> RunRequest:
+        """Every registry on the event's key, within Event Grid's patience; the version it names is alerted on
+        even if no registry uses it. Its updates may fan out to the rotation queue."""
+        named = ((self.key_id.key, self.key_id.version),) if self.key_id.version else ()
+        return RunRequest(Trigger.EVENT, self.event_id, scope=Scope(key=self.key_id.key), budget_s=budget_s,
+                          fan_out=True, alert_versions=named)
 
 
 @dataclass(frozen=True)
@@ -92,18 +100,6 @@ def envelope_from_function_event(event: Any) -> EventEnvelope:
     )
 
 
-def _epoch(value: Any, field: str) -> datetime | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise InvalidEvent(f"data.{field} must be epoch seconds")
-    try:
-        seconds = float(value.strip()) if isinstance(value, str) else float(value)
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        raise InvalidEvent(f"data.{field} must be epoch seconds") from None
-
-
 def parse_key_event(envelope: EventEnvelope, allowed_suffixes: tuple[str, ...]) -> KeyEvent | IgnoredEvent:
     kind = _KINDS.get(envelope.event_type.lower())
     if kind is None:
@@ -134,6 +130,4 @@ def parse_key_event(envelope: EventEnvelope, allowed_suffixes: tuple[str, ...]) 
         kind=kind,
         key_id=key_id,
         topic=envelope.topic,
-        not_before=_epoch(data.get("nbf"), "NBF"),
-        expires_on=_epoch(data.get("exp"), "EXP"),
     )

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from shared.armids import InvalidResourceId, RegistryRef, parse_registry_id
 from shared.errors import BadRequest
 from shared.keyids import InvalidKeyId, KeyRef, parse_key_id
+from shared.reasons import Trigger
+from shared.requests import SYSTEM, ManualTarget, Requester, RunRequest, Scope
 from shared.settings import Settings
 
 _FIELDS = ("registry", "key", "dryRun", "toVersion", "allowDowngrade")
@@ -24,6 +27,13 @@ class ManualRequest:
     dry_run: bool = False
     to_version: str | None = None
     allow_downgrade: bool = False
+
+    def request(self, correlation_id: str, requested_by: Requester = SYSTEM) -> RunRequest:
+        targets = {}
+        if self.registry is not None and self.to_version is not None:
+            targets[self.registry.id.lower()] = ManualTarget(self.to_version, self.allow_downgrade)
+        return RunRequest(Trigger.MANUAL, correlation_id, self.dry_run, Scope(self.registry, self.key),
+                          MappingProxyType(targets), requested_by=requested_by)
 
 
 def _flag(body: dict[str, Any], name: str) -> bool:

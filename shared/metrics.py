@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
+from shared.keyids import KeyRef
 from shared.outcomes import Outcome, RunReport
-from shared.reasons import Result, Trigger
+from shared.reasons import Trigger
 
 METER_NAME = "acr_cmk_rotation"
 ROTATIONS = "cmk_rotations"
@@ -28,8 +29,7 @@ REGISTRIES_IN_SCOPE = "cmk_registries_in_scope"
 
 @dataclass(frozen=True)
 class VersionInUse:
-    vault: str
-    key: str  # key name
+    key: KeyRef
     version: str
     expires_on: datetime
 
@@ -42,7 +42,7 @@ class RotationMetrics:
         meter = meter or metrics.get_meter(METER_NAME)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
-        self._in_use: dict[str, list[VersionInUse]] = {}  # per key URI
+        self._in_use: dict[KeyRef, list[VersionInUse]] = {}  # per key
         self._in_scope: int | None = None
         self.rotations = meter.create_counter(
             ROTATIONS, unit="{outcome}", description="Registry outcomes by result and reason")
@@ -63,11 +63,11 @@ class RotationMetrics:
         if outcome.duration_ms > 0:  # only registries an update was attempted for carry a duration
             self.rotation_duration.record(outcome.duration_ms, {"result": outcome.result.value})
 
-    def run(self, report: RunReport, versions_in_use: Iterable[VersionInUse], keys_seen: Iterable[str]) -> None:
+    def run(self, report: RunReport, versions_in_use: Iterable[VersionInUse], keys_seen: Iterable[KeyRef]) -> None:
         self.run_duration.record(report.duration_ms, {"trigger": report.trigger.value})
-        by_key: dict[str, list[VersionInUse]] = {k: [] for k in keys_seen}
+        by_key: dict[KeyRef, list[VersionInUse]] = {k: [] for k in keys_seen}
         for v in versions_in_use:
-            by_key.setdefault(f"https://{v.vault}/keys/{v.key}", []).append(v)
+            by_key.setdefault(v.key, []).append(v)
         with self._lock:
             if report.trigger == Trigger.SWEEP:  # a sweep sees everything in scope: forget the rest
                 self._in_use = by_key
@@ -80,14 +80,10 @@ class RotationMetrics:
         with self._lock:
             current = [v for versions in self._in_use.values() for v in versions]
         return [Observation(round((v.expires_on - now).total_seconds() / 86400, 2),
-                            {"vault": v.vault, "key": v.key, "version": v.version}) for v in current]
+                            {"vault": v.key.host, "key": v.key.name, "version": v.version}) for v in current]
 
     def _observe_scope(self, options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
             count = self._in_scope
         return [] if count is None else [Observation(count)]
 
-
-def version_in_use(outcome: Outcome) -> str | None:
-    """The version the registry uses after this outcome."""
-    return outcome.to_version if outcome.result == Result.ROTATED else outcome.from_version

@@ -127,3 +127,23 @@ class VaultAccess:
     name: str
     rbac: bool
     policies: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class AccessObservation:
+    """What the access reads found, for diagnosis: vaults by name, and role definition ids held per
+    (principal object id, vault id lower-cased, key name); None where the assignments could not be read.
+    ``checked`` is False when no access reads were made at all."""
+
+    vaults: Mapping[str, VaultAccess] = field(default_factory=lambda: MappingProxyType({}))
+    roles: Mapping[tuple[str, str, str], frozenset[str] | None] = field(default_factory=lambda: MappingProxyType({}))
+    checked: bool = False
+
+    def vault_of(self, registry: Registry) -> VaultAccess | None:
+        return self.vaults.get(registry.key_id.key.vault_name) if registry.key_id else None
+
+    def roles_of(self, registry: Registry) -> frozenset[str] | None:
+        vault, principal = self.vault_of(registry), registry.encryption_principal_id
+        if vault is None or registry.key_id is None:
+            return None
+        return self.roles.get((principal or "", vault.id.lower(), registry.key_id.key.name))

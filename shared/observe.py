@@ -1,4 +1,5 @@
-"""Observation: read each key once per run into a ``KeyObservation``.
+"""Observation: read each key once per run into a ``KeyObservation``, and (for diagnosis) how each vault
+authorizes the registries' identities into an ``AccessObservation``.
 
 Listing versions gives attributes but no key type, so details are fetched only for the newest
 candidates, in the planner's order, until one is usable: usually just the current version.
@@ -6,15 +7,21 @@ candidates, in the planner's order, until one is usable: usually just the curren
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 
 from shared.errors import PermanentError, RotationError, TemporaryError
 from shared.keyids import KeyRef
-from shared.model import KeyDetails, KeyObservation
-from shared.planner import candidate_versions, details_usable
-from shared.ports import KeyVaultPort
+from shared.model import AccessObservation, KeyDetails, KeyObservation, Registry, VaultAccess
+from shared.parallel import each
+from shared.ports import AccessPort, KeyVaultPort
 from shared.reasons import Reason
+from shared.requests import RunRequest
+from shared.versions import candidate_versions, details_usable
+
+log = logging.getLogger(__name__)
 
 MAX_DETAIL_READS = 5  # a key whose five newest candidates are all unusable has a problem to report
 
@@ -58,3 +65,66 @@ def observe_key(keyvault: KeyVaultPort, key: KeyRef, now: datetime,
         if fetched is not None:
             details[version] = fetched
     return KeyObservation(key, versions, current, MappingProxyType(details))
+
+
+def observe_keys(keyvault: KeyVaultPort, registries: Sequence[Registry], now: datetime,
+                 request: RunRequest | None = None) -> dict[KeyRef, KeyObservation]:
+    """Every key the registries use, read once, a few keys at a time (with an operator's target versions)."""
+    wanted: dict[KeyRef, set[str]] = {}
+    for r in registries:
+        if r.key_id is not None:
+            target = request.target_for(r.id) if request is not None else None
+            wanted.setdefault(r.key_id.key, set()).update({target.version} if target else set())
+    refs = sorted(wanted, key=str)
+    observed = each(refs, lambda ref: observe_key(keyvault, ref, now, frozenset(wanted[ref])))
+    return {ref: o for ref, o in zip(refs, observed, strict=True) if isinstance(o, KeyObservation)}
+
+
+# --- Access, for diagnosis (best-effort: never on the path of a rotation) --------------------------
+
+def observe_access(access: AccessPort, registries: Sequence[Registry], subscriptions: Sequence[str],
+                   all_subscriptions: Callable[[], list[str]]) -> AccessObservation:
+    """How each vault holding a key in use authorizes, and the roles each registry identity holds on it.
+
+    ``subscriptions``: where to look for vaults first; keys often live in a central security subscription
+    that holds no registry, so ``all_subscriptions`` is listed too, once, when a vault is still missing."""
+    looked = sorted({s.lower() for s in subscriptions} | {r.subscription_id.lower() for r in registries})
+    vaults = _vaults_in(access, looked)
+    wanted = {r.key_id.key.vault_name for r in registries
+              if r.key_id is not None and ".managedhsm." not in r.key_id.key.host}
+    if wanted - vaults.keys():
+        try:
+            others = sorted({s.lower() for s in all_subscriptions()} - set(looked))
+        except RotationError as exc:
+            log.info("diagnosis: subscriptions not listable: %s", exc.message)
+            others = []
+        vaults.update(_vaults_in(access, others))
+    return AccessObservation(MappingProxyType(vaults), MappingProxyType(_roles(access, registries, vaults)), True)
+
+
+def _vaults_in(access: AccessPort, subscriptions: list[str]) -> dict[str, VaultAccess]:
+    vaults: dict[str, VaultAccess] = {}
+    for subscription_id, listed in zip(subscriptions, each(subscriptions, access.list_vaults), strict=True):
+        if isinstance(listed, RotationError):
+            log.info("diagnosis: vaults of %s not readable: %s", subscription_id, listed.message)
+        else:
+            vaults.update({v.name: v for v in listed})
+    return vaults
+
+
+def _roles(access: AccessPort, registries: Sequence[Registry],
+           vaults: Mapping[str, VaultAccess]) -> dict[tuple[str, str, str], frozenset[str] | None]:
+    roles: dict[tuple[str, str, str], frozenset[str] | None] = {}
+    for r in registries:
+        vault = vaults.get(r.key_id.key.vault_name) if r.key_id else None
+        principal = r.encryption_principal_id
+        if vault is None or not vault.rbac or principal is None or r.key_id is None:
+            continue
+        cache_key = (principal, vault.id.lower(), r.key_id.key.name)
+        if cache_key not in roles:
+            try:
+                roles[cache_key] = access.role_ids(principal, vault.id, r.key_id.key.name)
+            except RotationError as exc:
+                log.info("diagnosis: role assignments on %s not readable: %s", vault.id, exc.message)
+                roles[cache_key] = None
+    return roles

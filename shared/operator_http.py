@@ -22,7 +22,6 @@ from shared.auth import (
     Unauthenticated,
     refusal,
     request_reason,
-    requester_dict,
     rotate_action,
 )
 from shared.errors import BadRequest, ConfigurationError
@@ -80,12 +79,8 @@ def rotate(headers: Mapping[str, str], body: bytes, gate_factory: GateFactory = 
         reason = request_reason(body, required=action is Action.BREAK_GLASS)
     except BadRequest as exc:
         return 400, {"error": {"message": exc.message, "field": exc.field}}, {}
-    code, answer = triggers.rotate(_without_reason(body))
-    if code == 200:
-        answer["requestedBy"] = requester_dict(admitted.requester)
-        if reason:
-            answer["requestReason"] = reason
-    return code, answer, {}
+    answer = triggers.rotate(_without_reason(body), requested_by=admitted.requester, reason=reason)
+    return answer.status, answer.body, {}
 
 
 def status(headers: Mapping[str, str], gate_factory: GateFactory = _default_gate) -> Answer:
@@ -93,5 +88,5 @@ def status(headers: Mapping[str, str], gate_factory: GateFactory = _default_gate
     admitted = admit(headers, Action.STATUS, gate_factory)
     if not isinstance(admitted, Admitted):
         return admitted
-    code, answer = triggers.status()
-    return code, answer, {}
+    answer = triggers.status()
+    return answer.status, answer.body, {}

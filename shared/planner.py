@@ -1,32 +1,30 @@
-"""The pure planner: observed state, a clock and settings in; one decision with a reason per registry out.
+"""The pure planner: observed state and a clock in; one decision with a reason per registry out.
 
-Decisions come from an ordered chain of small named checks (after cert-manager's policy chain).
-The first check that has something to say decides. Nothing here does I/O or imports ``azure``.
+Decisions come from an ordered chain of small named checks (after cert-manager's policy chain); the first
+check that has something to say decides. The chain has two stages, and the types enforce their order: the
+checks of the first stage may find no key or no usable target; those of the second are only reached with
+both in hand, worked out once when the input is built. What "usable" and "newer" mean is ``shared.versions``.
+Nothing here does I/O or imports ``azure``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar
 
 from shared.keyids import KeyRef
-from shared.model import REQUIRED_KEY_OPS, RSA_KEY_TYPES, KeyDetails, KeyObservation, KeyVersion, Registry
+from shared.model import KeyObservation, KeyVersion, Registry
 from shared.reasons import Reason, Result
+from shared.requests import ManualTarget
+from shared.versions import is_newer, newest_usable_version, version_problems
 
 
 class Action(StrEnum):
     ROTATE = "rotate"
     LEAVE = "leave"
-
-
-@dataclass(frozen=True)
-class ManualTarget:
-    """An operator's break-glass target for one registry."""
-
-    version: str
-    allow_downgrade: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,270 +37,191 @@ class Decision:
     to_version: str | None = None
     transient: bool = False
     detail: str = ""
+    check: str = ""  # the name of the check that decided
 
 
-# --- Which versions are usable ------------------------------------------------------------------
-
-def attributes_usable(version: KeyVersion, now: datetime) -> bool:
-    """Enabled and inside its validity window (nbf <= now < exp)."""
-    return (
-        version.enabled
-        and (version.not_before is None or version.not_before <= now)
-        and (version.expires_on is None or version.expires_on > now)
-    )
-
-
-def details_usable(details: KeyDetails) -> bool:
-    """RSA or RSA-HSM, and wrapKey and unwrapKey allowed where operations are restricted at all."""
-    ops_ok = not details.key_ops or REQUIRED_KEY_OPS.issubset(details.key_ops)
-    return details.key_type in RSA_KEY_TYPES and ops_ok
-
-
-def version_problems(observation: KeyObservation, version: str, now: datetime) -> list[str]:
-    """Why a version is not usable, in words; empty when it is."""
-    attrs = observation.version(version)
-    if attrs is None:
-        return [f"version {version} does not exist"]
-    problems = []
-    if not attrs.enabled:
-        problems.append("disabled")
-    if attrs.not_before is not None and attrs.not_before > now:
-        problems.append(f"not valid before {attrs.not_before.isoformat()}")
-    if attrs.expires_on is not None and attrs.expires_on <= now:
-        problems.append(f"expired on {attrs.expires_on.isoformat()}")
-    details = observation.details.get(attrs.version)
-    if details is None:
-        if not problems:
-            problems.append("key type and operations unknown")
-    elif not details_usable(details):
-        problems.append(f"key type {details.key_type} with operations {list(details.key_ops or ())}"
-                        " cannot wrap and unwrap with RSA")
-    return problems
-
-
-def newest_first(observation: KeyObservation) -> list[KeyVersion]:
-    """By creation time, ties to the version Key Vault reports as current; never by list order."""
-    return sorted(
-        observation.versions,
-        key=lambda v: (v.created_on, v.version == observation.current_version, v.version),
-        reverse=True,
-    )
-
-
-def _rank(observation: KeyObservation, version: KeyVersion) -> tuple[datetime, bool]:
-    """Order of creation. Key Vault keeps whole seconds, so a tie is settled only by the current flag;
-    two tied versions that are both not current cannot be ordered, and neither counts as newer."""
-    return version.created_on, version.version == observation.current_version
-
-
-def candidate_versions(observation: KeyObservation, now: datetime) -> list[KeyVersion]:
-    """Versions whose attributes allow use, newest first: the order in which to fetch details."""
-    return [v for v in newest_first(observation) if attributes_usable(v, now)]
-
-
-def newest_usable_version(observation: KeyObservation, now: datetime) -> KeyVersion | None:
-    for candidate in candidate_versions(observation, now):
-        details = observation.details.get(candidate.version)
-        if details is not None and details_usable(details):
-            return candidate
-    return None
-
-
-# --- The decision chain -------------------------------------------------------------------------
+# --- The planner's input, built once per registry ----------------------------------------------
 
 @dataclass(frozen=True)
-class _Input:
+class Observed:
+    """Stage one: the registry and what was read of its key (which may be nothing)."""
+
     registry: Registry
     key: KeyObservation | None
     now: datetime
-    target: ManualTarget | None
+    manual: ManualTarget | None
+    target: KeyVersion | None  # worked out once, here; None: no key, or no usable target
+
+    @classmethod
+    def of(cls, registry: Registry, key: KeyObservation | None, now: datetime,
+           manual: ManualTarget | None = None) -> Observed:
+        target = target_of(key, now, manual) if key is not None and key.error is None else None
+        return cls(registry, key, now, manual, target)
+
+    def targeted(self) -> Targeted | None:
+        if self.key is None or self.target is None:
+            return None
+        return Targeted(self.registry, self.key, self.target, self.key.version(self.registry.version_in_use),
+                        self.manual)
 
 
-Check = Callable[[_Input], Decision | None]
+@dataclass(frozen=True)
+class Targeted:
+    """Stage two: the key was read and a usable target exists."""
+
+    registry: Registry
+    key: KeyObservation
+    target: KeyVersion
+    in_use: KeyVersion | None  # None: the version in use is not among the key's versions
+    manual: ManualTarget | None
 
 
-def _leave(i: _Input, result: Result, reason: Reason, detail: str = "", *, to: str | None = None,
+def target_of(key: KeyObservation, now: datetime, manual: ManualTarget | None) -> KeyVersion | None:
+    """The version to move to: the operator's, if usable; otherwise the newest usable version."""
+    if manual is None:
+        return newest_usable_version(key, now)
+    attrs = key.version(manual.version)
+    return attrs if attrs is not None and not version_problems(key, attrs.version, now) else None
+
+
+REASONS: dict[str, tuple[Reason, ...]] = {}  # check name -> the reasons it may decide with, in its order
+Check = TypeVar("Check", bound=Callable[..., "Decision | None"])
+
+
+def decides(*reasons: Reason) -> Callable[[Check], Check]:
+    """Declares which reasons a check decides with (docs/reasons.md lists them in the chain's order)."""
+    def declare(check: Check) -> Check:
+        REASONS[check.__name__] = reasons
+        return check
+    return declare
+
+
+def _leave(registry: Registry, result: Result, reason: Reason, detail: str = "", *, to: str | None = None,
            transient: bool = False) -> Decision:
-    return Decision(i.registry, Action.LEAVE, reason, result, i.registry.version_in_use, to, transient, detail)
+    return Decision(registry, Action.LEAVE, reason, result, registry.version_in_use, to, transient, detail)
 
 
-def opted_out(i: _Input) -> Decision | None:
+# --- Stage one: checks that need no target --------------------------------------------------------
+
+@decides(Reason.OPTED_OUT)
+def opted_out(i: Observed) -> Decision | None:
     if i.registry.opted_out:
-        return _leave(i, Result.SKIPPED, Reason.OPTED_OUT, "tagged cmk-rotation: off")
+        return _leave(i.registry, Result.SKIPPED, Reason.OPTED_OUT, "tagged cmk-rotation: off")
     return None
 
 
-def versionless(i: _Input) -> Decision | None:
+@decides(Reason.VERSIONLESS)
+def versionless(i: Observed) -> Decision | None:
     if i.registry.key_id is not None and not i.registry.pinned:
-        return _leave(i, Result.SKIPPED, Reason.VERSIONLESS, "ACR follows new key versions by itself")
+        return _leave(i.registry, Result.SKIPPED, Reason.VERSIONLESS, "ACR follows new key versions by itself")
     return None
 
 
-def key_host_not_allowed(i: _Input) -> Decision | None:
+@decides(Reason.KEY_HOST_NOT_ALLOWED)
+def key_host_not_allowed(i: Observed) -> Decision | None:
     if i.registry.key_id is None:
-        return _leave(i, Result.FAILED, Reason.KEY_HOST_NOT_ALLOWED,
+        return _leave(i.registry, Result.FAILED, Reason.KEY_HOST_NOT_ALLOWED,
                       f"key id {i.registry.key_id_raw!r} is not a Key Vault key of the configured cloud")
     return None
 
 
-def key_unreadable(i: _Input) -> Decision | None:
+@decides(Reason.KEY_FORBIDDEN, Reason.KEY_NOT_FOUND, Reason.KEY_UNREADABLE)
+def key_unreadable(i: Observed) -> Decision | None:
     if i.key is None:
-        return _leave(i, Result.FAILED, Reason.KEY_UNREADABLE, "the key was not read", transient=True)
+        return _leave(i.registry, Result.FAILED, Reason.KEY_UNREADABLE, "the key was not read", transient=True)
     if i.key.error is not None:
-        return _leave(i, Result.FAILED, i.key.error, i.key.error_detail,
+        return _leave(i.registry, Result.FAILED, i.key.error, i.key.error_detail,
                       transient=i.key.error == Reason.KEY_UNREADABLE)
     return None
 
 
-def _target(i: _Input) -> KeyVersion | None:
-    assert i.key is not None
-    if i.target is not None:
-        attrs = i.key.version(i.target.version)
-        if attrs is None or version_problems(i.key, attrs.version, i.now):
-            return None
-        return attrs
-    return newest_usable_version(i.key, i.now)
-
-
-def no_usable_target(i: _Input) -> Decision | None:
-    assert i.key is not None
-    if _target(i) is not None:
+@decides(Reason.TARGET_NOT_USABLE, Reason.NO_USABLE_VERSION)
+def no_usable_target(i: Observed) -> Decision | None:
+    if i.key is None or i.target is not None:
         return None
-    if i.target is not None:
-        problems = "; ".join(version_problems(i.key, i.target.version, i.now))
-        return _leave(i, Result.FAILED, Reason.TARGET_NOT_USABLE, f"toVersion {i.target.version}: {problems}")
-    return _leave(i, Result.FAILED, Reason.NO_USABLE_VERSION,
+    if i.manual is not None:
+        problems = "; ".join(version_problems(i.key, i.manual.version, i.now))
+        return _leave(i.registry, Result.FAILED, Reason.TARGET_NOT_USABLE, f"toVersion {i.manual.version}: {problems}")
+    return _leave(i.registry, Result.FAILED, Reason.NO_USABLE_VERSION,
                   "no version is enabled, within its validity dates, RSA and allowed to wrap and unwrap")
 
 
-def registry_busy(i: _Input) -> Decision | None:
+# --- Stage two: checks with a target in hand ------------------------------------------------------
+
+@decides(Reason.UPDATE_IN_PROGRESS, Reason.REGISTRY_BUSY)
+def registry_busy(i: Targeted) -> Decision | None:
     if not i.registry.busy:
         return None
-    target = _target(i)
-    assert target is not None
-    if i.registry.version_in_use == target.version:
-        return _leave(i, Result.UNCHANGED, Reason.UPDATE_IN_PROGRESS,
-                      "an update to the target version is already running", to=target.version)
-    return _leave(i, Result.FAILED, Reason.REGISTRY_BUSY,
-                  f"registry is {i.registry.provisioning_state}; retry later", to=target.version, transient=True)
+    if i.registry.version_in_use == i.target.version:
+        return _leave(i.registry, Result.UNCHANGED, Reason.UPDATE_IN_PROGRESS,
+                      "an update to the target version is already running", to=i.target.version)
+    return _leave(i.registry, Result.FAILED, Reason.REGISTRY_BUSY,
+                  f"registry is {i.registry.provisioning_state}; retry later", to=i.target.version, transient=True)
 
 
-def already_current(i: _Input) -> Decision | None:
-    target = _target(i)
-    assert target is not None
-    if i.registry.version_in_use == target.version:
-        return _leave(i, Result.UNCHANGED, Reason.ALREADY_CURRENT, to=target.version)
+@decides(Reason.ALREADY_CURRENT)
+def already_current(i: Targeted) -> Decision | None:
+    if i.registry.version_in_use == i.target.version:
+        return _leave(i.registry, Result.UNCHANGED, Reason.ALREADY_CURRENT, to=i.target.version)
     return None
 
 
-def would_downgrade(i: _Input) -> Decision | None:
-    assert i.key is not None
-    target = _target(i)
-    assert target is not None
-    in_use = i.key.version(i.registry.version_in_use)
-    if in_use is not None and _rank(i.key, target) > _rank(i.key, in_use):
+@decides(Reason.DOWNGRADE_FORCED, Reason.WOULD_DOWNGRADE)
+def would_downgrade(i: Targeted) -> Decision | None:
+    if i.in_use is not None and is_newer(i.key, i.target, than=i.in_use):
         return None
-    if i.target is not None and i.target.allow_downgrade:
+    if i.manual is not None and i.manual.allow_downgrade:
         return Decision(i.registry, Action.ROTATE, Reason.DOWNGRADE_FORCED, None, i.registry.version_in_use,
-                        target.version, detail="operator allowed a downgrade")
-    detail = ("the version in use is not among the key's versions" if in_use is None
-              else f"version {target.version} is not newer than the version in use")
-    return _leave(i, Result.SKIPPED, Reason.WOULD_DOWNGRADE, detail, to=target.version)
+                        i.target.version, detail="operator allowed a downgrade")
+    detail = ("the version in use is not among the key's versions" if i.in_use is None
+              else f"version {i.target.version} is not newer than the version in use")
+    return _leave(i.registry, Result.SKIPPED, Reason.WOULD_DOWNGRADE, detail, to=i.target.version)
 
 
-def rotation_due(i: _Input) -> Decision | None:
-    target = _target(i)
-    assert target is not None
-    reason = Reason.MANUAL_TARGET if i.target is not None else Reason.NEWER_VERSION_AVAILABLE
-    return Decision(i.registry, Action.ROTATE, reason, None, i.registry.version_in_use, target.version)
+@decides(Reason.MANUAL_TARGET, Reason.NEWER_VERSION_AVAILABLE)
+def rotation_due(i: Targeted) -> Decision:
+    reason = Reason.MANUAL_TARGET if i.manual is not None else Reason.NEWER_VERSION_AVAILABLE
+    return Decision(i.registry, Action.ROTATE, reason, None, i.registry.version_in_use, i.target.version)
 
 
-CHECKS: tuple[Check, ...] = (
-    opted_out,
-    versionless,
-    key_host_not_allowed,
-    key_unreadable,
-    no_usable_target,
-    registry_busy,
-    already_current,
-    would_downgrade,
-    rotation_due,
-)
+SCOPE_CHECKS: tuple[Callable[[Observed], Decision | None], ...] = (opted_out, versionless)
+KEY_CHECKS: tuple[Callable[[Observed], Decision | None], ...] = (key_host_not_allowed, key_unreadable, no_usable_target)
+TARGET_CHECKS: tuple[Callable[[Targeted], Decision | None], ...] = (registry_busy, already_current, would_downgrade)
+CHECKS = (*SCOPE_CHECKS, *KEY_CHECKS, *TARGET_CHECKS, rotation_due)  # the order decisions are made in
+
+
+def reasons_in_check_order() -> list[Reason]:
+    """Every reason the planner decides with, in the order its checks run."""
+    return [reason for check in CHECKS for reason in REASONS[check.__name__]]
+
+
+def judge(registry: Registry, key: KeyObservation | None, now: datetime, manual: ManualTarget | None = None,
+          *, leave_alone: bool = True) -> Decision:
+    """The planner's decision for one registry. ``leave_alone=False`` skips the opt-out and versionless
+    checks: what the planner would say of the key's state were the registry pinned and opted in (status)."""
+    observed = Observed.of(registry, key, now, manual)
+    for check in (SCOPE_CHECKS if leave_alone else ()) + KEY_CHECKS:
+        decision = check(observed)
+        if decision is not None:
+            return replace(decision, check=check.__name__)
+    targeted = observed.targeted()
+    if targeted is None:  # pragma: no cover - KEY_CHECKS decide whenever there is no key or no target
+        raise AssertionError(f"stage one left {registry.id} without a target")
+    for stage_two in TARGET_CHECKS:
+        decision = stage_two(targeted)
+        if decision is not None:
+            return replace(decision, check=stage_two.__name__)
+    return replace(rotation_due(targeted), check=rotation_due.__name__)
 
 
 def plan_registry(registry: Registry, key: KeyObservation | None, now: datetime,
-                  target: ManualTarget | None = None) -> Decision:
-    i = _Input(registry, key, now, target)
-    for check in CHECKS:
-        decision = check(i)
-        if decision is not None:
-            return decision
-    raise AssertionError("rotation_due always decides")  # pragma: no cover
+                  manual: ManualTarget | None = None) -> Decision:
+    return judge(registry, key, now, manual)
 
 
-def plan(registries: Sequence[Registry], keys: dict[KeyRef, KeyObservation], now: datetime,
-         targets: dict[str, ManualTarget] | None = None) -> list[Decision]:
+def plan(registries: Sequence[Registry], keys: Mapping[KeyRef, KeyObservation], now: datetime,
+         targets: Mapping[str, ManualTarget] | None = None) -> list[Decision]:
     """One decision per registry, in the order given."""
     targets = targets or {}
-    return [
-        plan_registry(r, keys.get(r.key_id.key) if r.key_id else None, now, targets.get(r.id.lower()))
-        for r in registries
-    ]
-
-
-# --- Expiry -----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ExpiryAlert:
-    key: KeyRef
-    version: str
-    expires_on: datetime
-    days_left: float
-    severity: str  # "warning" (near expiry) or "critical" (expired)
-    affected_registries: tuple[str, ...]
-
-
-def expiry_alerts(registries: Iterable[Registry], keys: dict[KeyRef, KeyObservation], now: datetime,
-                  near_expiry_days: int, extra_versions: Iterable[tuple[KeyRef, str]] = ()) -> list[ExpiryAlert]:
-    """One alert per key version in use (and per extra version named by an event) that expires soon."""
-    users: dict[tuple[KeyRef, str], list[str]] = {}
-    for r in registries:
-        if r.key_id is not None and r.version_in_use:
-            users.setdefault((r.key_id.key, r.version_in_use), []).append(r.id)
-    for key, version in extra_versions:
-        users.setdefault((key, version.lower()), [])
-    alerts = []
-    for (key, version), registry_ids in sorted(users.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
-        observation = keys.get(key)
-        attrs = observation.version(version) if observation else None
-        if attrs is None or attrs.expires_on is None:
-            continue
-        days_left = (attrs.expires_on - now).total_seconds() / 86400
-        if days_left > near_expiry_days:
-            continue
-        severity = "critical" if days_left <= 0 else "warning"
-        alerts.append(ExpiryAlert(key, version, attrs.expires_on, round(days_left, 2), severity,
-                                  tuple(sorted(registry_ids))))
-    return alerts
-
-
-def version_needing_successor(observation: KeyObservation, versions_in_use: Iterable[str], now: datetime,
-                              near_expiry_days: int) -> KeyVersion | None:
-    """The expiring version in use that justifies creating a new key version, if any.
-
-    At most one new version per expiring version: once any version was created after it, usable
-    or not, nothing more is created for it (keyed by version, like a Secrets Manager rotation step).
-    """
-    if observation.error is not None:
-        return None
-    for version in sorted({v.lower() for v in versions_in_use}):
-        attrs = observation.version(version)
-        if attrs is None or attrs.expires_on is None:
-            continue
-        if (attrs.expires_on - now).total_seconds() / 86400 > near_expiry_days:
-            continue
-        # Creation times have whole-second resolution: rank as newest_first does, ties to the current version.
-        if newest_first(observation)[0].version != attrs.version:
-            continue
-        return attrs
-    return None
+    return [plan_registry(r, keys.get(r.key_id.key) if r.key_id else None, now, targets.get(r.id.lower()))
+            for r in registries]

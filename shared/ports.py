@@ -47,7 +47,8 @@ class RegistryPort(Protocol):
     def update_key(self, registry: Registry, key_uri: str, poll_interval_s: float) -> Registry | None:
         """PATCH only ``properties.encryption`` (same identity) and wait for the long-running operation.
 
-        Returns the registry as read after the operation finished (None: not read; the engine reads it)."""
+        Returns the registry as read by the operation's last poll (the verification read); None if it no longer
+        has customer-managed-key encryption."""
         ...
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from shared.armids import RegistryRef, parse_registry_id
 from shared.reasons import Trigger
+from shared.requests import RunRequest, Scope
 
 DEFAULT_MAX_DEQUEUE = 5  # the Functions host's default when host.json says nothing
 
@@ -31,6 +32,10 @@ class RotationMessage:
     @property
     def registry(self) -> RegistryRef:
         return parse_registry_id(self.registry_id)
+
+    def request(self) -> RunRequest:
+        """Apply this one registry here and now: re-read, plan, apply, verify; never re-enqueued."""
+        return RunRequest(self.trigger, self.correlation_id, self.dry_run, Scope(registry=self.registry))
 
     def to_json(self) -> str:
         return json.dumps({"registry": self.registry_id, "toVersion": self.to_version, "trigger": self.trigger.value,

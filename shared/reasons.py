@@ -20,20 +20,20 @@ class Trigger(StrEnum):
 
 
 class Reason(StrEnum):
-    # Decisions of the planner, in the order the checks run.
+    # Decisions of the planner, in the order its checks run (planner.CHECKS).
     OPTED_OUT = "OPTED_OUT"  # tagged cmk-rotation: off
     VERSIONLESS = "VERSIONLESS"  # versionless key id: ACR follows new versions by itself
     KEY_HOST_NOT_ALLOWED = "KEY_HOST_NOT_ALLOWED"  # key host is not a Key Vault host of the configured cloud
     KEY_FORBIDDEN = "KEY_FORBIDDEN"  # our identity may not read the key
     KEY_NOT_FOUND = "KEY_NOT_FOUND"  # the key (or its vault) does not exist
     KEY_UNREADABLE = "KEY_UNREADABLE"  # Key Vault failed for another reason
+    TARGET_NOT_USABLE = "TARGET_NOT_USABLE"  # the operator's toVersion is not usable
+    NO_USABLE_VERSION = "NO_USABLE_VERSION"  # no version is enabled, valid now, RSA and wrap/unwrap-capable
     UPDATE_IN_PROGRESS = "UPDATE_IN_PROGRESS"  # already updating to the target: someone else is on it
     REGISTRY_BUSY = "REGISTRY_BUSY"  # updating to something else: retry later
-    NO_USABLE_VERSION = "NO_USABLE_VERSION"  # no version is enabled, valid now, RSA and wrap/unwrap-capable
-    TARGET_NOT_USABLE = "TARGET_NOT_USABLE"  # the operator's toVersion is not usable
     ALREADY_CURRENT = "ALREADY_CURRENT"  # on the newest usable version already
-    WOULD_DOWNGRADE = "WOULD_DOWNGRADE"  # the newest usable version is older than the one in use
     DOWNGRADE_FORCED = "DOWNGRADE_FORCED"  # operator asked for an older version with allowDowngrade
+    WOULD_DOWNGRADE = "WOULD_DOWNGRADE"  # the newest usable version is older than the one in use
     MANUAL_TARGET = "MANUAL_TARGET"  # operator named a newer target version
     NEWER_VERSION_AVAILABLE = "NEWER_VERSION_AVAILABLE"  # move to the newest usable version
     # Outcomes of applying.
@@ -54,25 +54,24 @@ class Reason(StrEnum):
 
 
 class Problem(StrEnum):
-    """What a status report or a sweep's diagnosis finds wrong with a registry (``problems`` per registry).
+    """What a status report or a sweep's diagnosis finds wrong with a registry, beyond the planner's own reasons.
 
-    Unlike a Reason, a Problem does not decide anything: it is reported so that people can act on it.
+    A registry's problems are ``Finding``s: the planner's reason when its decision is a failure (KEY_FORBIDDEN,
+    NO_USABLE_VERSION, REGISTRY_BUSY, ...), and these. Unlike a Reason, a Problem decides nothing: it is reported so
+    that people can act on it.
     """
 
-    KEY_HOST_NOT_ALLOWED = "KEY_HOST_NOT_ALLOWED"  # the key id is not a Key Vault key of the configured cloud
     IDENTITY_MISSING = "IDENTITY_MISSING"  # the identity named in encryption is not assigned to the registry
-    REGISTRY_BUSY = "REGISTRY_BUSY"  # an update is in progress
-    KEY_FORBIDDEN = "KEY_FORBIDDEN"  # our identity may not read the key
-    KEY_NOT_FOUND = "KEY_NOT_FOUND"  # the key or its vault does not exist
-    KEY_UNREADABLE = "KEY_UNREADABLE"  # Key Vault failed for another reason
-    NO_USABLE_VERSION = "NO_USABLE_VERSION"  # no version is enabled, valid now, RSA and wrap/unwrap-capable
     KEY_VERSION_NOT_FOUND = "KEY_VERSION_NOT_FOUND"  # the version in use is not among the key's versions
     KEY_VERSION_DISABLED = "KEY_VERSION_DISABLED"  # the version in use is disabled: the registry's data is at risk
     KEY_VERSION_EXPIRED = "KEY_VERSION_EXPIRED"  # the version in use has expired
     KEY_VERSION_NEAR_EXPIRY = "KEY_VERSION_NEAR_EXPIRY"  # ... expires within ROTATION_NEAR_EXPIRY_DAYS
-    BEHIND_NEWEST_VERSION = "BEHIND_NEWEST_VERSION"  # pinned to an older version than the newest usable one
+    BEHIND_NEWEST_VERSION = "BEHIND_NEWEST_VERSION"  # pinned, and the planner would move it to a newer version
     VERSIONLESS_LAGGING = "VERSIONLESS_LAGGING"  # versionless, yet not on the newest version long after it appeared
     # Found only by a sweep's diagnosis, from the vault's configuration (best-effort, never blocks a rotation).
     KEY_TYPE_UNSUPPORTED = "KEY_TYPE_UNSUPPORTED"  # the key's current version is not RSA
     IDENTITY_WITHOUT_KEY_ACCESS = "IDENTITY_WITHOUT_KEY_ACCESS"  # the registry's identity cannot wrap/unwrap
     KEY_ACCESS_UNKNOWN = "KEY_ACCESS_UNKNOWN"  # the vault or its role assignments could not be read
+
+
+Finding = Reason | Problem  # one entry of a registry's problems: one vocabulary, never converted by value

@@ -1,22 +1,20 @@
-"""The operator CLI against a deployed app: ``python -m shared.remote status|rotate --remote https://<app>
-[--audience api://<client id>] [--registry ID | --key URL] [--dry-run] [--to-version V --allow-downgrade
---reason TEXT] [--json]``.
+"""``python -m shared status|rotate --remote https://<app>``: the operator endpoints of a deployed app.
 
 The token is for the app's audience (``--audience``, else ROTATION_AUTH_APP_ID_URI, else
-api://ROTATION_AUTH_CLIENT_ID), from DefaultAzureCredential: ``az login`` is enough. The app decides what
-the caller may do from their app roles; a refusal prints the role needed.
+api://ROTATION_AUTH_CLIENT_ID), from DefaultAzureCredential (the composition root's): ``az login`` is enough.
+The app decides what the caller may do from their app roles; a refusal prints the role needed.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from shared.adapters.remote import RemoteApp, RemoteError
+from shared.render import table
+from shared.triggers import Answer
 
 
 def audience(explicit: str | None, env: Mapping[str, str]) -> str:
@@ -27,68 +25,44 @@ def audience(explicit: str | None, env: Mapping[str, str]) -> str:
     if uri or client:
         return uri or f"api://{client}"
     raise RemoteError("name the app's audience: --audience api://<client id> (or set ROTATION_AUTH_APP_ID_URI "
-                      "or ROTATION_AUTH_CLIENT_ID); `azd env get-value ROTATION_AUTH_CLIENT_ID` prints it")
+                      "or ROTATION_AUTH_CLIENT_ID); `azd env get-value ROTATION_AUTH_CLIENT_ID` prints the client id")
 
 
 def rotate_body(args: argparse.Namespace) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    for flag, field in (("registry", "registry"), ("key", "key"), ("to_version", "toVersion"), ("reason", "reason")):
-        if getattr(args, flag):
-            body[field] = getattr(args, flag)
-    if args.dry_run:
-        body["dryRun"] = True
+    """The CLI's flags as the JSON body of POST /api/rotate (the app validates it)."""
+    names = {"registry": args.registry, "key": args.key, "toVersion": args.to_version, "reason": args.reason}
+    body: dict[str, Any] = {name: value for name, value in names.items() if value is not None}
     if args.allow_downgrade:
         body["allowDowngrade"] = True
+    if args.dry_run:
+        body["dryRun"] = True
     return body
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m shared.remote", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["status", "rotate"])
-    p.add_argument("--remote", required=True, metavar="URL", help="the app, like https://<app>.azurewebsites.net")
-    p.add_argument("--audience", help="the app registration's application ID URI (api://<client id>)")
-    target = p.add_mutually_exclusive_group()
-    target.add_argument("--registry", help="registry resource id")
-    target.add_argument("--key", help="https://<vault host>/keys/<name>")
-    p.add_argument("--dry-run", action="store_true", help="plan only (Rotation.Read is enough)")
-    p.add_argument("--to-version", help="break-glass: this key version (with --registry)")
-    p.add_argument("--allow-downgrade", action="store_true", help="break-glass: allow an older version")
-    p.add_argument("--reason", help="why (required for a downgrade; recorded verbatim)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    return p
+def answer(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> Answer:
+    """The app's answer; a failure to get a token or to reach the app is a 502-like answer with a message."""
+    from shared.composition import operator_credential
 
-
-def run(args: argparse.Namespace, credential: Any = None, env: Mapping[str, str] = os.environ) -> tuple[int, dict]:
-    if credential is None:
-        from shared.composition import operator_credential
-
-        credential = operator_credential(env)
-    app = RemoteApp(args.remote, audience(args.audience, env), credential)
-    if args.command == "status":
-        return app.call("GET", "/api/status")
-    return app.call("POST", "/api/rotate", rotate_body(args))
-
-
-def main(argv: Sequence[str] | None = None, credential: Any = None) -> int:
-    from shared.__main__ import print_run, print_status
-
-    args = parser().parse_args(argv)
-    if args.command == "status" and (args.registry or args.key or args.dry_run or args.to_version):
-        parser().error("status takes no --registry, --key, --dry-run or --to-version")
     try:
-        code, body = run(args, credential)
+        app = RemoteApp(args.remote, audience(args.audience, env), operator_credential(env))
+        if args.command == "status":
+            return Answer(*app.call("GET", "/api/status"))
+        return Answer(*app.call("POST", "/api/rotate", rotate_body(args)))
     except RemoteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.json or code != 200:
-        print(json.dumps(body, indent=2))
-    else:
-        (print_status if args.command == "status" else print_run)(body)
-    if code != 200:
-        return 2
-    return 1 if body.get("counts", {}).get("failed", 0) else 0
+        return Answer(502, {"error": {"message": str(exc)}})
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def print_answer(command: str, body: Mapping[str, Any]) -> None:
+    """A deployed app's 200 answer as tables (the app's JSON; ``--json`` prints it whole)."""
+    if command == "status":
+        print(table(body.get("registries", []), [
+            ("REGISTRY", "name"), ("MODE", "mode"), ("KEY", "key"), ("IN USE", "versionInUse"),
+            ("NEWEST USABLE", "newestUsableVersion"), ("DAYS LEFT", "daysUntilExpiry"), ("PROBLEMS", "problems")]))
+        return
+    print(table(body.get("outcomes", []), [
+        ("REGISTRY", "name"), ("RESULT", "result"), ("REASON", "reason"), ("FROM", "fromVersion"),
+        ("TO", "toVersion"), ("DETAIL", "detail")]))
+    who = body.get("requestedBy") or {}
+    counts = ", ".join(f"{n} {r}" for r, n in (body.get("counts") or {}).items() if n)
+    print(f"{body.get('trigger')} run {body.get('correlationId')}{' (dry run)' if body.get('dryRun') else ''} "
+          f"requested by {who.get('name') or who.get('kind')} ({who.get('role') or 'no role'}): {counts}")

@@ -61,10 +61,17 @@ class RunRequest:
     fan_out: bool = False  # may hand its updates to the rotation queue, where one is configured
     alert_versions: tuple[tuple[KeyRef, str], ...] = ()  # versions to alert on even if no registry uses them
     requested_by: Requester = SYSTEM
+    reason: str = ""  # the operator's free text (required for a forced downgrade), recorded verbatim
 
     def target_for(self, registry_id: str) -> ManualTarget | None:
         return self.targets.get(registry_id.lower())
 
+    @classmethod
+    def sweep(cls, correlation_id: str | None = None, *, dry_run: bool = False) -> RunRequest:
+        """The sweep: everything in scope, with diagnosis; its updates may fan out to the rotation queue."""
+        return cls(Trigger.SWEEP, correlation_id or new_correlation_id(), dry_run, diagnose=True, fan_out=True)
+
 
 def new_correlation_id() -> str:
     return str(uuid.uuid4())
+

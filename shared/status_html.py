@@ -3,11 +3,13 @@ CSS and SVG, no scripts, nothing fetched), so it opens anywhere, offline, and ca
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from typing import Any
 
 from shared.reasons import Problem
 from shared.render import cell
+from shared.status import RegistryStatus, StatusReport
 
 ROW_H, LABEL_W, CHART_W, PAD = 26, 180, 640, 12
 EXPIRED, NEAR, OK, NONE = "#c62828", "#ef8f00", "#2e7d32", "#9e9e9e"
@@ -20,20 +22,19 @@ th{background:#f3f3f3}td.p{color:#c62828}code{font-size:12px}
 """
 
 
-def _colour(row: dict[str, Any]) -> str:
-    problems = row.get("problems") or []
-    if row.get("daysUntilExpiry") is None:
+def _colour(row: RegistryStatus) -> str:
+    if row.days_until_expiry is None:
         return NONE
-    if Problem.KEY_VERSION_EXPIRED in problems or row["daysUntilExpiry"] <= 0:
+    if Problem.KEY_VERSION_EXPIRED in row.problems or row.days_until_expiry <= 0:
         return EXPIRED
-    if Problem.KEY_VERSION_NEAR_EXPIRY in problems:
+    if Problem.KEY_VERSION_NEAR_EXPIRY in row.problems:
         return NEAR
     return OK
 
 
-def timeline_svg(rows: list[dict[str, Any]]) -> str:
+def timeline_svg(rows: Sequence[RegistryStatus]) -> str:
     """One bar per registry from today to the expiry of its version in use; expired ones reach left of today."""
-    days = [r["daysUntilExpiry"] for r in rows if r.get("daysUntilExpiry") is not None]
+    days = [r.days_until_expiry for r in rows if r.days_until_expiry is not None]
     low = min([0.0, *days])
     high = max([30.0, *days]) * 1.05
     scale = CHART_W / (high - low)
@@ -46,13 +47,14 @@ def timeline_svg(rows: list[dict[str, Any]]) -> str:
              'role="img" aria-label="Key expiry per registry">']
     for i, row in enumerate(rows):
         y = PAD + i * ROW_H
-        parts.append(f'<text x="0" y="{y + 16}" font-size="13">{escape(str(row.get("name", "")))}</text>')
-        d = row.get("daysUntilExpiry")
+        parts.append(f'<text x="0" y="{y + 16}" font-size="13">{escape(row.registry.name)}</text>')
+        d = row.days_until_expiry
         if d is None:
             parts.append(f'<text x="{x(0) + 4:.1f}" y="{y + 16}" font-size="12" fill="{NONE}">no expiry set</text>')
             continue
         left, right = sorted((x(0), x(d)))
-        title = f"{row.get('name')}: version {cell(row.get('versionInUse'))} expires {row.get('expiresOn')}"
+        expires = row.expires_on.isoformat() if row.expires_on else "-"
+        title = f"{row.registry.name}: version {cell(row.registry.version_in_use)} expires {expires}"
         parts.append(f'<rect x="{left:.1f}" y="{y + 4}" width="{max(right - left, 2):.1f}" height="{ROW_H - 10}" '
                      f'fill="{_colour(row)}"><title>{escape(title)}</title></rect>')
         parts.append(f'<text x="{right + 4:.1f}" y="{y + 16}" font-size="12">{d:g} d</text>')
@@ -81,26 +83,25 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def render_status_html(report: dict[str, Any]) -> str:
-    registries = sorted(report.get("registries", []), key=lambda r: (r.get("daysUntilExpiry") is None,
-                                                                    r.get("daysUntilExpiry") or 0))
+def render_status_html(report: StatusReport) -> str:
+    registries = sorted(report.registries, key=lambda r: (r.days_until_expiry is None, r.days_until_expiry or 0))
     legend = "".join(f'<span><i class="sw" style="background:{c}"></i>{escape(t)}</span>' for c, t in (
         (EXPIRED, "expired"), (NEAR, "near expiry"), (OK, "fine"), (NONE, "no expiry")))
-    problems = report.get("problems") or []
+    problems = [p.to_dict() for p in report.problems]
     return "".join([
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         "<title>ACR CMK rotation: status</title>", f"<style>{CSS}</style></head><body>",
         "<h1>ACR customer-managed keys: status</h1>",
-        f"<p>Generated {escape(str(report.get('generatedAt', '')))}; {len(registries)} CMK registries in scope.</p>",
+        f"<p>Generated {escape(report.generated_at.isoformat())}; {len(registries)} CMK registries in scope.</p>",
         "<h2>Key expiry per registry (version in use)</h2>", f'<p class="legend">{legend}</p>',
         timeline_svg(registries),
         "<h2>Registries</h2>",
-        _table(registries, [("Registry", "name"), ("Resource group", "resourceGroup"), ("Mode", "mode"),
-                            ("Opted out", "optedOut"), ("Key", "key"), ("In use", "versionInUse"),
-                            ("Newest usable", "newestUsableVersion"), ("Expires", "expiresOn"),
-                            ("Days left", "daysUntilExpiry"), ("Problems", "problems")]),
+        _table([r.to_dict() for r in registries], [
+            ("Registry", "name"), ("Resource group", "resourceGroup"), ("Mode", "mode"), ("Opted out", "optedOut"),
+            ("Key", "key"), ("In use", "versionInUse"), ("Newest usable", "newestUsableVersion"),
+            ("Expires", "expiresOn"), ("Days left", "daysUntilExpiry"), ("Problems", "problems")]),
         "<h2>Keys</h2>",
-        _table(report.get("keys", []), [("Key", "key"), ("Newest usable", "newestUsableVersion"),
+        _table([k.to_dict() for k in report.keys], [("Key", "key"), ("Newest usable", "newestUsableVersion"),
                                         ("In use", "versionsInUse"), ("Candidates to disable", "candidatesToDisable"),
                                         ("Error", "error")]),
         ("<h2>Problems outside any registry</h2>"

@@ -9,17 +9,16 @@ or logs a credential: events carry ids, versions, results and reasons only.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Mapping
 
 from opentelemetry import metrics, trace
 
 from shared.engine import OutcomeSink
-from shared.logsetup import quiet_azure_loggers
-from shared.metrics import RotationMetrics, VersionInUse, version_in_use
-from shared.outcomes import Outcome, RunReport, alert_to_dict
-from shared.planner import ExpiryAlert
+from shared.expiry import ExpiryAlert
+from shared.keyids import KeyRef
+from shared.metrics import RotationMetrics, VersionInUse
+from shared.outcomes import Outcome, RunReport, alert_to_dict, requester_to_dict
 
 log = logging.getLogger("shared.outcomes")
 CUSTOM_EVENT = "microsoft.custom_event.name"
@@ -52,7 +51,7 @@ class TelemetrySink(OutcomeSink):
         return self._metrics or default_metrics()
 
     def outcome(self, outcome: Outcome) -> None:
-        log.info("registry %s: %s (%s) %s -> %s", outcome.registry, outcome.result.value, outcome.reason.value,
+        log.info("registry %s: %s (%s) %s -> %s", outcome.registry_name, outcome.result.value, outcome.reason.value,
                  outcome.from_version, outcome.to_version,
                  extra={CUSTOM_EVENT: ROTATION_EVENT, **rotation_properties(outcome)})
         self.metrics.outcome(outcome)
@@ -72,18 +71,18 @@ class TelemetrySink(OutcomeSink):
         log.info("run %s (%s): %s", report.correlation_id, report.trigger.value, counts,
                  extra={CUSTOM_EVENT: RUN_EVENT, **run_properties(report)})
         keys_seen = {o.key for o in report.outcomes if o.key}
-        self.metrics.run(report, self._versions_in_use(report), keys_seen)
+        self.metrics.run(report, versions_in_use(report), keys_seen)
 
-    def _versions_in_use(self, report: RunReport) -> list[VersionInUse]:
-        found: dict[tuple[str, str], VersionInUse] = {}
-        for o in report.outcomes:
-            version = version_in_use(o)
-            if not (o.key and o.vault and version):
-                continue
-            expires = report.version_expiry.get((o.key, version.lower()))
-            if expires is not None:
-                found[(o.key, version)] = VersionInUse(o.vault, o.key.rsplit("/", 1)[-1], version, expires)
-        return list(found.values())
+
+def versions_in_use(report: RunReport) -> list[VersionInUse]:
+    """Each key version a registry uses after the run, with its expiry as read in the run."""
+    found: dict[tuple[KeyRef, str], VersionInUse] = {}
+    for o in report.outcomes:
+        version = o.version_in_use
+        expires = report.version_expiry.get((o.key, version.lower())) if o.key and version else None
+        if o.key and version and expires is not None:
+            found[(o.key, version)] = VersionInUse(o.key, version, expires)
+    return list(found.values())
 
 
 # --- Event properties: the names the issue fixes, as strings or numbers -------------------------
@@ -93,6 +92,7 @@ def rotation_properties(outcome: Outcome) -> dict[str, Property]:
     because ``name`` would collide with LogRecord.name."""
     d = outcome.to_dict()
     d["registryName"] = d.pop("name")
+    d.update(requester_properties(d.pop("requestedBy")))
     return _properties(d)
 
 
@@ -108,7 +108,19 @@ def run_properties(report: RunReport) -> dict[str, Property]:
         "trigger": report.trigger.value, "correlationId": report.correlation_id, "dryRun": report.dry_run,
         "durationMs": report.duration_ms, **report.counts(), "alerts": len(report.alerts),
         "problems": len(report.problems), "keyVersionsCreated": len(report.key_versions_created),
+        **requester_properties(requester_to_dict(report.request.requested_by)), "requestReason": report.request.reason,
     })
+
+
+def requester_properties(requested_by: Mapping[str, str]) -> dict[str, str]:
+    """Who asked, flat (custom-event properties are strings; infra/kql/manual-changes-by-person.kql reads these):
+    ``requestedBy`` is what to show (name, else object id, else the kind: "system" for events and timers)."""
+    return {
+        "requestedBy": requested_by["name"] or requested_by["objectId"] or requested_by["kind"],
+        "requestedByKind": requested_by["kind"], "requestedByObjectId": requested_by["objectId"],
+        "requestedByName": requested_by["name"], "requestedByTenantId": requested_by["tenantId"],
+        "requestedByRole": requested_by["role"],
+    }
 
 
 def _properties(d: Mapping[str, object]) -> dict[str, Property]:
@@ -136,34 +148,9 @@ def running_in_functions(env: Mapping[str, str]) -> bool:
         env.get("PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY", "").lower() == "true"
 
 
-def configure_for_cli(env: Mapping[str, str] | None = None) -> bool:
-    """Export to Application Insights from the CLI or the demo when a connection string is set.
-
-    Never inside the Functions worker, and never a second time (a configured SDK provider is kept).
-    """
-    env = os.environ if env is None else env
-    if not env.get(CONNECTION_STRING) or running_in_functions(env):
-        return False
-    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-        return False  # someone configured OpenTelemetry already
-    from azure.monitor.opentelemetry import configure_azure_monitor
-
-    quiet_azure_loggers()
-    logging.getLogger("shared").setLevel(logging.INFO)  # outcome events are INFO records
-    # One run makes one trace: keep all of it, unless the operator chose a sampler (OTEL_TRACES_SAMPLER).
-    # The distro's default rate-limits traces to 5 per second, and drops most of a run's SDK calls.
-    sampling = {} if env.get("OTEL_TRACES_SAMPLER") else {"sampling_ratio": 1.0}
-    configure_azure_monitor(
-        connection_string=env[CONNECTION_STRING],
-        **sampling,
-        logger_name="shared",
-        disable_offline_storage=True,  # a short-lived process: nothing would retry a stored batch
-        enable_live_metrics=False,  # nobody watches a one-shot run live
-        enable_performance_counters=False,
-        # Sampling applies to traces only: events must never be dropped with an unsampled trace.
-        enable_trace_based_sampling_for_logs=False,
-    )
-    return True
+def already_configured() -> bool:
+    """Someone configured OpenTelemetry already (a configured SDK provider is kept)."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 def flush(timeout_ms: int = 10_000) -> None:

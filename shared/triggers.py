@@ -1,30 +1,42 @@
-"""What each trigger does, apart from the Functions host: parse the input, run the engine, shape the answer.
+"""What each trigger does, apart from the Functions host: parse the input, build a ``RunRequest``, run the
+engine, shape the answer.
 
-``function_app.py`` and the CLI call these; they never raise for bad input, and only
-``on_key_event`` raises on purpose (``RetryLater``) so that Event Grid redelivers.
+``function_app.py`` and the CLI call these; they never raise for bad input, and only ``key_event`` and
+``apply_rotation`` raise on purpose (``RetryLater``), so that Event Grid or the queue delivers again.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import BadRequest, ConfigurationError
 from shared.events import EventEnvelope, IgnoredEvent, InvalidEvent, parse_key_event
 from shared.queue_messages import DEFAULT_MAX_DEQUEUE, InvalidMessage, parse_message
+from shared.requests import SYSTEM, Requester, RunRequest, new_correlation_id
 
 if TYPE_CHECKING:  # the engine and its model load with the engine, on first use, not at function indexing
     from shared.engine import RotationEngine
     from shared.outcomes import RunReport
+    from shared.status import StatusReport
 
 log = logging.getLogger(__name__)
 EngineFactory = Callable[[], "RotationEngine"]
 
 
 class RetryLater(Exception):
-    """Raised from the Event Grid function when a transient failure can be fixed by redelivery."""
+    """Raised from the Event Grid and queue functions when a transient failure can be fixed by redelivery."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An operator request's answer: an HTTP status, its JSON body, and the typed report behind it (if any)."""
+
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+    report: RunReport | StatusReport | None = None
 
 
 def _default_engine() -> RotationEngine:
@@ -44,7 +56,7 @@ def key_event(envelope: EventEnvelope, engine_factory: EngineFactory = _default_
     if isinstance(event, IgnoredEvent):
         log.info("ignoring event %s of type %s: %s", event.event_id[:64], event.event_type[:128], event.reason)
         return None
-    report = engine.on_key_event(event)
+    report = engine.run(event.request(engine.settings.event_budget_s))
     if report.needs_retry:
         raise RetryLater(f"transient failures in run {report.correlation_id}: {report.counts()}")
     return report
@@ -52,7 +64,7 @@ def key_event(envelope: EventEnvelope, engine_factory: EngineFactory = _default_
 
 def sweep(engine_factory: EngineFactory = _default_engine) -> RunReport:
     """The timer's sweep. Failures are recorded as outcomes; the next sweep tries again."""
-    return engine_factory().sweep()
+    return engine_factory().run(RunRequest.sweep())
 
 
 def apply_rotation(body: bytes | str, dequeue_count: int, max_dequeue: int = DEFAULT_MAX_DEQUEUE,
@@ -68,29 +80,29 @@ def apply_rotation(body: bytes | str, dequeue_count: int, max_dequeue: int = DEF
     engine = engine_factory()
     if dequeue_count > max_dequeue:  # the host was configured for more deliveries than we were told
         return engine.give_up(message, dequeue_count, "delivered more often than maxDequeueCount")
-    report = engine.apply_queued(message)
+    report = engine.run(message.request())
     if not report.needs_retry:
         return report
     if dequeue_count >= max_dequeue:
-        failed = [o for o in report.outcomes if o.transient] or report.outcomes
+        failed = [o for o in report.outcomes if o.transient] or list(report.outcomes)
         detail = f"{failed[0].reason.value}: {failed[0].detail}" if failed else str(report.counts())
         return engine.give_up(message, dequeue_count, detail)
     raise RetryLater(f"transient failure applying {message.registry_id} (delivery {dequeue_count}): "
                      f"{report.counts()}")
 
 
-def _error(status: int, message: str, field: str | None = None, **extra: Any) -> tuple[int, dict[str, Any]]:
+def _error(status: int, message: str, field: str | None = None, **extra: Any) -> Answer:
     error: dict[str, Any] = {"message": message, **extra}
     if field is not None:
         error["field"] = field
-    return status, {"error": error}
+    return Answer(status, {"error": error})
 
 
-def _answered(what: str, produce: Callable[[str], dict[str, Any]]) -> tuple[int, dict[str, Any]]:
-    """200 with what ``produce`` returns; 400 naming the bad field; 500 with a message, never a stack trace."""
-    correlation_id = str(uuid.uuid4())
+def _answered(what: str, produce: Callable[[str], RunReport | StatusReport]) -> Answer:
+    """200 with the report; 400 naming the bad field; 500 with a message, never a stack trace."""
+    correlation_id = new_correlation_id()
     try:
-        return 200, produce(correlation_id)
+        report = produce(correlation_id)
     except BadRequest as exc:
         return _error(400, exc.message, exc.field)
     except ConfigurationError as exc:
@@ -99,37 +111,42 @@ def _answered(what: str, produce: Callable[[str], dict[str, Any]]) -> tuple[int,
     except Exception:
         log.exception("%s %s failed", what, correlation_id)
         return _error(500, "internal error; see the logs for this correlation id", correlationId=correlation_id)
+    return Answer(200, report.to_dict(), report)
 
 
-def rotate(body: bytes, engine_factory: EngineFactory = _default_engine) -> tuple[int, dict[str, Any]]:
-    """A manual run (HTTP or CLI): 200 with the outcomes, 400 naming the bad field, never a stack trace."""
+def rotate(body: bytes, engine_factory: EngineFactory = _default_engine, requested_by: Requester = SYSTEM,
+           reason: str = "") -> Answer:
+    """A manual run over HTTP: the body is JSON, validated as ``rotate_fields`` validates the CLI's. Who asked
+    (and their free-text reason) come from ``shared.operator_http``, which checked them."""
 
-    def run(correlation_id: str) -> dict[str, Any]:
+    def run(correlation_id: str) -> RunReport:
         from shared.manual import parse_rotate_body
 
         engine = engine_factory()
-        return engine.run_manual(parse_rotate_body(body, engine.settings), correlation_id).to_dict()
+        request = parse_rotate_body(body, engine.settings).request(correlation_id, requested_by)
+        return engine.run(replace(request, reason=reason))
 
     return _answered("manual run", run)
 
 
-def cli_sweep(dry_run: bool, engine_factory: EngineFactory = _default_engine) -> tuple[int, dict[str, Any]]:
-    """The sweep, run by an operator: same errors-as-answers contract as ``rotate``."""
-    return _answered("sweep", lambda correlation_id: engine_factory().sweep(
-        dry_run=dry_run, correlation_id=correlation_id).to_dict())
+def rotate_fields(fields: Mapping[str, Any], engine_factory: EngineFactory = _default_engine) -> Answer:
+    """A manual run from the CLI: the same fields and the same validation as the HTTP body."""
 
-
-def status(engine_factory: EngineFactory = _default_engine) -> tuple[int, dict[str, Any]]:
-    """Inventory, newest usable versions, expiry and problems of every CMK registry in scope."""
-
-    def report(_: str) -> dict[str, Any]:
-        from shared.status import build_status
+    def run(correlation_id: str) -> RunReport:
+        from shared.manual import parse_rotate_request
 
         engine = engine_factory()
-        registries, keys, problems = engine.observe()
-        found = build_status(registries, keys, engine.clock(), engine.settings.near_expiry_days,
-                             engine.diagnose(registries, keys))
-        found["problems"] = [{"scope": p.scope, "reason": p.reason.value, "detail": p.detail} for p in problems]
-        return found
+        return engine.run(parse_rotate_request(dict(fields), engine.settings).request(correlation_id))
 
-    return _answered("status", report)
+    return _answered("manual run", run)
+
+
+def cli_sweep(dry_run: bool, engine_factory: EngineFactory = _default_engine) -> Answer:
+    """The sweep, run by an operator: same errors-as-answers contract as ``rotate``."""
+    return _answered("sweep", lambda correlation_id: engine_factory().run(
+        RunRequest.sweep(correlation_id, dry_run=dry_run)))
+
+
+def status(engine_factory: EngineFactory = _default_engine) -> Answer:
+    """Inventory, newest usable versions, expiry and problems of every CMK registry in scope."""
+    return _answered("status", lambda _: engine_factory().status())

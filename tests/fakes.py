@@ -26,6 +26,7 @@ class FakeKeyVault:
     keys: dict[KeyRef, list[FakeVersion]] = field(default_factory=dict)
     errors: dict[KeyRef, RotationError] = field(default_factory=dict)
     reads: int = 0
+    hosts_read: list[str] = field(default_factory=list)  # the vault host of every read, in order
     created: list[str] = field(default_factory=list)
 
     def add(self, key: KeyRef, attrs: KeyVersion, details: KeyDetails | None = None) -> None:
@@ -33,6 +34,7 @@ class FakeKeyVault:
 
     def _versions(self, key: KeyRef) -> list[FakeVersion]:
         self.reads += 1
+        self.hosts_read.append(key.host)
         if key in self.errors:
             raise self.errors[key]
         if key not in self.keys:
@@ -83,7 +85,8 @@ class FakeRegistries:
             raise PermanentError(Reason.REGISTRY_NOT_FOUND, ref.id)
         return found
 
-    def update_key(self, registry: Registry, key_uri: str, poll_interval_s: float) -> None:
+    def update_key(self, registry: Registry, key_uri: str, poll_interval_s: float) -> Registry | None:
+        """As the adapter does: the registry as the operation's last poll read it (the verification read)."""
         with self.lock:
             self.patches.append((registry.id, key_uri))
         if self.on_update:
@@ -95,3 +98,4 @@ class FakeRegistries:
         new_id = KeyId(registry.key_id.key, version)
         self.registries[registry.id.lower()] = replace(registry, key_id=new_id, key_id_raw=key_uri,
                                                        versioned_key_id=new_id)
+        return self.registries.get(registry.id.lower())

@@ -6,8 +6,6 @@ from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
     ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
 )
 
 from shared.errors import PermanentError, RotationError, TemporaryError
@@ -50,6 +48,4 @@ def translate(exc: Exception, *, what: str, forbidden: Reason, not_found: Reason
         if status >= 500 or status == 408:
             return TemporaryError(Reason.SERVICE_ERROR, detail)
         return PermanentError(rejected, detail)
-    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
-        return TemporaryError(Reason.SERVICE_ERROR, detail)
-    return TemporaryError(Reason.SERVICE_ERROR, detail)
+    return TemporaryError(Reason.SERVICE_ERROR, detail)  # no answer (ServiceRequestError, ...): try again

@@ -55,14 +55,17 @@ class KeyVaultAdapter:
         return (rotated.properties.version or "").lower()
 
     def _get(self, key: KeyRef, version: str | None) -> KeyVaultKey | None:
+        """None for a disabled version: Key Vault answers its GET with 200 and ``enabled: false`` (keys), or
+        with 403 ``KeyDisabled`` (as it does for secrets, and as older stand-ins did); both are accepted."""
         try:
-            return self._client_for(key.vault_url).get_key(key.name, version)
+            found = self._client_for(key.vault_url).get_key(key.name, version)
         except HttpResponseError as exc:
             if is_disabled_key(exc):
                 return None
             raise _error(exc, f"reading {key.uri(version)}") from None
         except AzureError as exc:
             raise _error(exc, f"reading {key.uri(version)}") from None
+        return found if found.properties.enabled is not False else None
 
 
 def _version(p: KeyProperties) -> KeyVersion:

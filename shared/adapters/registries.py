@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError
@@ -194,5 +195,18 @@ def to_registry(data: dict[str, Any], suffixes: tuple[str, ...]) -> Registry | N
         has_system_identity="systemassigned" in str(identity.get("type", "")).lower(),
         identity_principals=principals,
         system_principal_id=identity.get("principalId"),
-        last_key_rotation=None,
+        last_key_rotation=_timestamp(vault_properties.get("lastKeyRotationTimestamp")),
     )
+
+
+def _timestamp(raw: Any) -> datetime | None:
+    """ARM's date-time (ISO 8601, 'Z' or an offset; the SDK's as_dict() keeps it as a string or a datetime)."""
+    if isinstance(raw, datetime):
+        return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

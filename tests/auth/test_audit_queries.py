@@ -6,8 +6,9 @@ import json
 import re
 from pathlib import Path
 
-from shared.auth import requester_dict, requester_properties
+from shared.outcomes import requester_to_dict
 from shared.requests import SYSTEM, Requester
+from shared.telemetry import requester_properties
 from tests.infra.bicep_support import parse
 
 ROOT = Path(__file__).parents[2]
@@ -21,9 +22,9 @@ def dimensions(query: str) -> set[str]:
 
 
 def test_the_queries_read_only_properties_the_app_writes() -> None:
-    written = set(requester_properties(ANA, "INC-1")) | {
-        "trigger", "dryRun", "result", "reason", "registryName", "registry", "fromVersion", "toVersion",
-        "correlationId"}
+    written = set(requester_properties(requester_to_dict(ANA))) | {
+        "requestReason", "trigger", "dryRun", "result", "reason", "registryName", "registry", "fromVersion",
+        "toVersion", "correlationId"}
     for name in ("manual-changes-by-person", "downgrades-forced"):
         read = dimensions((KQL / f"{name}.kql").read_text())
         assert read <= written, f"{name}.kql reads {read - written}, which nobody writes"
@@ -31,11 +32,10 @@ def test_the_queries_read_only_properties_the_app_writes() -> None:
 
 
 def test_requester_properties_name_the_person_and_say_system_for_timers() -> None:
-    props = requester_properties(ANA, "INC-4711: rollback")
-    assert (props["requestedBy"], props["requestedByRole"], props["requestReason"]) == (
-        "ana@contoso.example", "Rotation.BreakGlass", "INC-4711: rollback")
-    assert requester_properties(SYSTEM)["requestedBy"] == "system"
-    assert requester_dict(ANA)["objectId"] == ANA.object_id
+    props = requester_properties(requester_to_dict(ANA))
+    assert (props["requestedBy"], props["requestedByRole"], props["requestedByObjectId"]) == (
+        "ana@contoso.example", "Rotation.BreakGlass", ANA.object_id)
+    assert requester_properties(requester_to_dict(SYSTEM))["requestedBy"] == "system"
 
 
 def test_the_workbook_shows_both_queries_verbatim() -> None:

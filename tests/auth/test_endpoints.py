@@ -4,13 +4,16 @@ signing keys fetched from its login.microsoftonline.com through the proxy, the r
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 
 import azure.functions as func
 import pytest
+from azure.functions.timer import TimerRequest
 
 import function_app
 from emulator import entra, seed
-from emulator.functions_host import user_functions
+from emulator.functions_host import FunctionsHost, user_functions
 
 pytestmark = [pytest.mark.standin, pytest.mark.usefixtures("function_app_engine")]
 OTHER_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
@@ -127,3 +130,86 @@ def test_functionkey_mode_ignores_tokens_and_serves(az, estate, tenant, monkeypa
     monkeypatch.setenv("ROTATION_HTTP_AUTH", "functionkey")
     assert call("status", None)[0] == 200
     assert call("status", tenant.mint([], forged=True))[0] == 200  # the host checked the function key
+
+
+class Events(logging.Handler):
+    """The custom events the app emits (what Azure Monitor exports as customEvents rows)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.events: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        name = getattr(record, "microsoft.custom_event.name", None)
+        if name:
+            self.events.append({"name": name, **{k: v for k, v in vars(record).items() if k.startswith(
+                ("requested", "request", "reason", "trigger", "result", "registryName", "correlationId"))}})
+
+    def named(self, name: str) -> list[dict]:
+        return [e for e in self.events if e["name"] == name]
+
+
+@pytest.fixture
+def events() -> Iterator[Events]:
+    handler, logger = Events(), logging.getLogger("shared")
+    old = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(old)
+
+
+ONCALL = "3f2e1d0c-9b8a-4765-8432-10fedcba9876"
+
+
+def test_a_forced_downgrade_is_attributed_on_outcomes_and_events(az, estate, tenant, events) -> None:
+    seed.create_key(az, estate.vault_url, estate.key_name)
+    pinned = estate.registries["acrpinned"]
+    call("rotate", tenant.mint(["Rotation.Operate"], name="ana@contoso.example"), {"registry": pinned})
+    token = tenant.mint(["Rotation.BreakGlass"], name="oncall@contoso.example", object_id=ONCALL)
+    status, body, _ = call("rotate", token, {"registry": pinned, "toVersion": estate.first_version,
+                                             "allowDowngrade": True, "reason": "INC-4711: pulls fail"})
+    assert status == 200
+    who = {"kind": "user", "objectId": ONCALL, "name": "oncall@contoso.example", "tenantId": tenant.tenant_id,
+           "role": "Rotation.BreakGlass"}
+    assert body["requestedBy"] == who and body["requestReason"] == "INC-4711: pulls fail"
+    [outcome] = body["outcomes"]
+    assert outcome["requestedBy"] == who and outcome["requestReason"] == "INC-4711: pulls fail"
+    forced = [e for e in events.named("RegistryKeyRotation") if e["reason"] == "DOWNGRADE_FORCED"]
+    assert [(e["requestedBy"], e["requestedByObjectId"], e["requestedByTenantId"], e["requestedByRole"],
+             e["requestReason"]) for e in forced] == [
+        ("oncall@contoso.example", ONCALL, tenant.tenant_id, "Rotation.BreakGlass", "INC-4711: pulls fail")]
+    runs = [e for e in events.named("RotationRun") if e["correlationId"] == body["correlationId"]]
+    assert [(r["requestedBy"], r["requestedByKind"], r["requestedByRole"]) for r in runs] == [
+        ("oncall@contoso.example", "user", "Rotation.BreakGlass")]
+
+
+def test_an_application_is_attributed_by_its_client_id(az, estate, tenant, events) -> None:
+    pipeline = "0f4f4a8e-1c55-4b6a-9a0e-4d5c6b7a8e9f"
+    status, body, _ = call("rotate", tenant.mint(["Rotation.Operate"], kind="app", name=pipeline), {})
+    assert status == 200
+    assert {(o["requestedBy"]["kind"], o["requestedBy"]["name"], o["requestedBy"]["role"])
+            for o in body["outcomes"]} == {("app", pipeline, "Rotation.Operate")}
+    assert {e["requestedByKind"] for e in events.named("RegistryKeyRotation")} == {"app"}
+
+
+def test_event_and_timer_runs_say_system(az, estate, tenant, events) -> None:
+    with FunctionsHost(function_app.app) as host:
+        az.subscribe_webhook(host.url("on_key_event"))
+        seed.create_key(az, estate.vault_url, estate.key_name)
+        assert az.wait_for_deliveries(timeout=30)
+    user_functions(function_app.app)["sweep"](TimerRequest(past_due=False))
+    triggers = {e["trigger"] for e in events.named("RotationRun")}
+    assert triggers == {"event", "sweep"}
+    assert {(e["requestedBy"], e["requestedByKind"], e["requestedByRole"])
+            for e in events.events if e["name"] in ("RegistryKeyRotation", "RotationRun")} == {
+        ("system", "system", "")}
+
+
+def test_functionkey_runs_are_attributed_to_functionkey(az, estate, tenant, monkeypatch, events) -> None:
+    monkeypatch.setenv("ROTATION_HTTP_AUTH", "functionkey")
+    status, body, _ = call("rotate", tenant.mint(["Rotation.Operate"], name="mallory@contoso.example"),
+                           {"dryRun": True}, headers={"X-MS-CLIENT-PRINCIPAL-NAME": "mallory@contoso.example"})
+    assert status == 200 and body["requestedBy"]["kind"] == "functionkey"
+    assert "mallory" not in json.dumps(body) + json.dumps(events.events)

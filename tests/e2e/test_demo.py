@@ -29,5 +29,7 @@ def test_demo_moves_the_pinned_registry_and_alerts() -> None:
     assert "as auditor@contoso.example: HTTP 403 break-glass needs the app role Rotation.BreakGlass" in out
     assert "with a token signed by another key: HTTP 401 signature does not verify" in out
     assert "as oncall@contoso.example (Rotation.BreakGlass): HTTP 200 acrpinned rotated DOWNGRADE_FORCED" in out
+    assert ("RegistryKeyRotation event: DOWNGRADE_FORCED requestedBy=oncall@contoso.example role=Rotation.BreakGlass "
+            'requestReason="INC-4711: pulls fail since the new key version"') in out
     assert "Unexpected egress: none." in out
     assert "Traceback" not in run.stderr

@@ -13,6 +13,7 @@ from emulator import seed
 from emulator.scenario import Estate
 from shared.composition import build_engine
 from shared.reasons import Reason, Result
+from shared.requests import RunRequest
 
 pytestmark = pytest.mark.standin
 GRAPH = {"ROTATION_DISCOVERY": "resourcegraph"}
@@ -27,7 +28,7 @@ def _listings(az) -> list[dict]:
 
 
 def _outcomes(report) -> list[tuple]:
-    return sorted((o.registry_id.lower(), o.result, o.reason, o.to_version) for o in report.outcomes)
+    return sorted((o.registry.lower(), o.result, o.reason, o.to_version) for o in report.outcomes)
 
 
 @dataclass
@@ -55,18 +56,18 @@ def test_a_sweep_converges_exactly_like_listing_per_subscription(az, two_subscri
     for e in (first, second):
         seed.create_key(az, e.vault_url, e.key_name)
     default, graph = build_engine(app_env), build_engine({**app_env, **GRAPH})
-    planned = default.sweep(dry_run=True)
-    assert _outcomes(graph.sweep(dry_run=True)) == _outcomes(planned)
+    planned = default.run(RunRequest.sweep(dry_run=True))
+    assert _outcomes(graph.run(RunRequest.sweep(dry_run=True))) == _outcomes(planned)
     assert sum(o.result == Result.PLANNED for o in planned.outcomes) == 2
-    rotated = graph.sweep()
-    assert {o.registry for o in rotated.outcomes if o.result == Result.ROTATED} == {"acrpinned", "acrpinnedtwo"}
-    after = default.sweep()
+    rotated = graph.run(RunRequest.sweep())
+    assert {o.registry_name for o in rotated.outcomes if o.result == Result.ROTATED} == {"acrpinned", "acrpinnedtwo"}
+    after = default.run(RunRequest.sweep())
     assert {o.result for o in after.outcomes} <= {Result.UNCHANGED, Result.SKIPPED}
-    assert _outcomes(graph.sweep()) == _outcomes(after)
+    assert _outcomes(graph.run(RunRequest.sweep())) == _outcomes(after)
 
 
 def test_one_discovery_call_for_every_subscription(az, two_subscriptions, app_env) -> None:
-    build_engine({**app_env, **GRAPH}).sweep(dry_run=True)
+    build_engine({**app_env, **GRAPH}).run(RunRequest.sweep(dry_run=True))
     [query] = _graph_queries(az)
     assert sorted(query["body"]["subscriptions"]) == sorted(s.lower() for s in az.subscription_ids)
     assert query["body"]["options"]["resultFormat"] == "objectArray"
@@ -79,10 +80,10 @@ def test_registries_out_of_scope_are_not_returned(az, two_subscriptions, app_env
                          identity_id=first.identity_id, key_id=f"{first.key_url}/{first.first_version}")
     env = {**app_env, **GRAPH, "ROTATION_SUBSCRIPTION_IDS": first.subscription_id,
            "ROTATION_RESOURCE_GROUPS": "rg-registries"}
-    report = build_engine(env).sweep(dry_run=True)
+    report = build_engine(env).run(RunRequest.sweep(dry_run=True))
     [query] = _graph_queries(az)
     assert query["body"]["subscriptions"] == [first.subscription_id]  # the query itself is scoped
-    ids = {o.registry_id.lower() for o in report.outcomes}
+    ids = {o.registry.lower() for o in report.outcomes}
     assert ids == {i.lower() for i in first.registries.values()}  # neither the other group nor subscription
     assert not any(second.subscription_id in i for i in ids)
 
@@ -90,14 +91,14 @@ def test_registries_out_of_scope_are_not_returned(az, two_subscriptions, app_env
 def test_a_stale_listing_never_causes_a_wrong_write(az, estate, app_env) -> None:
     az.world.settings.graph_lag_s = 3600  # Resource Graph still shows the registry as it was
     engine = build_engine({**app_env, **GRAPH})
-    engine.sweep(dry_run=True)  # the graph's snapshot is taken here
+    engine.run(RunRequest.sweep(dry_run=True))  # the graph's snapshot is taken here
     client = ContainerRegistryManagementClient(az.admin_credential, estate.subscription_id,
                                                **seed.client_options(az))
     client.registries.begin_update("rg-registries", "acrpinned", acr.RegistryUpdateParameters(
         tags={"cmk-rotation": "off"}), polling_interval=0.05).result()  # opted out after the snapshot
     new = seed.create_key(az, estate.vault_url, estate.key_name)
-    report = engine.sweep()
-    pinned = next(o for o in report.outcomes if o.registry == "acrpinned")
+    report = engine.run(RunRequest.sweep())
+    pinned = next(o for o in report.outcomes if o.registry_name == "acrpinned")
     assert (pinned.result, pinned.reason) == (Result.SKIPPED, Reason.OPTED_OUT)  # decided on the fresh GET
     assert not [r for r in az.requests if r["method"] == "PATCH" and "encryption" in str(r["body"])]
     assert new.properties.version not in str(client.registries.get("rg-registries", "acrpinned").as_dict())
@@ -112,7 +113,7 @@ def test_a_configured_subscription_the_app_cannot_read_is_a_problem_not_silence(
             if assignment.principal_id == az.principal_id and second.subscription_id in assignment.scope:
                 del az.world.role_assignments[key]
     env = {**app_env, **GRAPH, "ROTATION_SUBSCRIPTION_IDS": f"{first.subscription_id},{second.subscription_id}"}
-    report = build_engine(env).sweep(dry_run=True)
+    report = build_engine(env).run(RunRequest.sweep(dry_run=True))
     assert [(p.scope, p.reason, p.transient) for p in report.problems] == [
         (f"/subscriptions/{second.subscription_id}", Reason.FORBIDDEN, False)]
-    assert {o.registry_id.lower() for o in report.outcomes} == {i.lower() for i in first.registries.values()}
+    assert {o.registry.lower() for o in report.outcomes} == {i.lower() for i in first.registries.values()}

@@ -12,6 +12,7 @@ from shared.engine import RotationEngine
 from shared.events import envelope_from_json, parse_key_event
 from shared.manual import ManualRequest
 from shared.reasons import Reason, Result
+from shared.requests import RunRequest
 
 pytestmark = pytest.mark.standin
 
@@ -32,13 +33,13 @@ def patches(az: AzureStandIn) -> list[str]:
 
 
 def outcomes_by_name(report) -> dict:
-    return {o.registry: o for o in report.outcomes}
+    return {o.registry_name: o for o in report.outcomes}
 
 
 def test_new_version_event_moves_the_pinned_registry_only(az, estate, engine: RotationEngine) -> None:
     new = seed.create_key(az, estate.vault_url, estate.key_name)
     event = parse_key_event(envelope_from_json(az.events[-1]), engine.settings.endpoints.key_vault_suffixes)
-    report = engine.on_key_event(event)
+    report = engine.run(event.request(engine.settings.event_budget_s))
     by_name = outcomes_by_name(report)
     assert (by_name["acrpinned"].result, by_name["acrpinned"].to_version) == (Result.ROTATED, new.properties.version)
     assert by_name["acrversionless"].reason == Reason.VERSIONLESS
@@ -51,7 +52,7 @@ def test_new_version_event_moves_the_pinned_registry_only(az, estate, engine: Ro
 
 def test_the_patch_is_minimal_and_keeps_the_registry_identity(az, estate, engine) -> None:
     new = seed.create_key(az, estate.vault_url, estate.key_name)
-    engine.sweep()
+    engine.run(RunRequest.sweep())
     [patch] = [r for r in az.requests if r["method"] == "PATCH"]
     assert patch["body"] == {"properties": {"encryption": {"status": "enabled", "keyVaultProperties": {
         "keyIdentifier": new.id, "identity": estate.identity_client_id}}}}
@@ -64,7 +65,7 @@ def test_an_update_costs_two_arm_reads_the_re_read_and_one_poll_of_the_registry_
     az.world.settings.lro_seconds = 0  # done by the first poll
     new = seed.create_key(az, estate.vault_url, estate.key_name)
     start = len(az.requests)
-    report = engine.sweep()
+    report = engine.run(RunRequest.sweep())
     assert outcomes_by_name(report)["acrpinned"].result == Result.ROTATED
     seen = [(r["method"], r["status"]) for r in az.requests[start:]
             if r["path"].lower().endswith("/registries/acrpinned") or "/acrpinned/operationStatuses/" in r["path"]]
@@ -78,16 +79,16 @@ def test_duplicate_and_late_deliveries_make_no_extra_patch(az, estate, engine) -
     stale_event = az.events[0]  # the first version's event, delivered late
     suffixes = engine.settings.endpoints.key_vault_suffixes
     for payload in (newest_event, newest_event, stale_event):
-        engine.on_key_event(parse_key_event(envelope_from_json(payload), suffixes))
+        engine.run(parse_key_event(envelope_from_json(payload), suffixes).request(engine.settings.event_budget_s))
     assert patches(az) == ["acrpinned"]
     assert registry_key(az, estate, "acrpinned")["versionedKeyIdentifier"] == newest_event["data"]["Id"]
 
 
 def test_never_moves_to_an_older_version(az, estate, engine) -> None:
     new = seed.create_key(az, estate.vault_url, estate.key_name)
-    engine.sweep()
+    engine.run(RunRequest.sweep())
     seed.update_key(az, estate.vault_url, estate.key_name, new.properties.version, enabled=False)
-    report = engine.sweep()
+    report = engine.run(RunRequest.sweep())
     pinned = outcomes_by_name(report)["acrpinned"]
     assert (pinned.result, pinned.reason) == (Result.SKIPPED, Reason.WOULD_DOWNGRADE)
     assert patches(az) == ["acrpinned"]
@@ -96,14 +97,14 @@ def test_never_moves_to_an_older_version(az, estate, engine) -> None:
 def test_a_disabled_newest_version_is_not_used(az, estate, engine) -> None:
     new = seed.create_key(az, estate.vault_url, estate.key_name)
     seed.update_key(az, estate.vault_url, estate.key_name, new.properties.version, enabled=False)
-    report = engine.sweep()
+    report = engine.run(RunRequest.sweep())
     assert outcomes_by_name(report)["acrpinned"].reason == Reason.ALREADY_CURRENT
     assert patches(az) == []
 
 
 def test_dry_run_request_writes_nothing(az, estate, engine) -> None:
     new = seed.create_key(az, estate.vault_url, estate.key_name)
-    report = engine.run_manual(ManualRequest(dry_run=True))
+    report = engine.run(ManualRequest(dry_run=True).request("manual-run"))
     pinned = outcomes_by_name(report)["acrpinned"]
     assert (pinned.result, pinned.to_version) == (Result.PLANNED, new.properties.version)
     assert not [r for r in az.requests if r["method"] in ("PATCH", "PUT", "POST", "DELETE")
@@ -123,7 +124,7 @@ def test_a_registry_whose_identity_lost_access_fails_permanently_and_alone(az, e
     authorization.role_assignments.delete_by_id(estate.key_access_assignment_id)
     new = seed.create_key(az, estate.vault_url, estate.key_name)
 
-    report = engine.sweep()
+    report = engine.run(RunRequest.sweep())
     by_name = outcomes_by_name(report)
     assert (by_name["acrpinned"].result, by_name["acrpinned"].reason) == (Result.FAILED, Reason.UPDATE_REJECTED)
     assert by_name["acrpinned"].transient is False
@@ -132,14 +133,11 @@ def test_a_registry_whose_identity_lost_access_fails_permanently_and_alone(az, e
 
 
 def test_status_reports_every_cmk_registry_and_unused_versions(az, estate, engine) -> None:
-    from shared.status import build_status
-
     seed.create_key(az, estate.vault_url, estate.key_name)
-    registries, keys, problems = engine.observe()
-    report = build_status(registries, keys, engine.clock(), engine.settings.near_expiry_days)
-    rows = {r["name"]: r for r in report["registries"]}
+    report = engine.status()
+    rows = {r["name"]: r for r in report.to_dict()["registries"]}
     assert set(rows) == {"acrpinned", "acrversionless", "acroptedout"}
     assert rows["acrpinned"]["mode"] == "pinned" and "BEHIND_NEWEST_VERSION" in rows["acrpinned"]["problems"]
     assert rows["acrversionless"]["mode"] == "versionless"
     assert rows["acroptedout"]["optedOut"] is True
-    assert problems == []
+    assert report.problems == ()

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,13 +18,14 @@ from emulator import seed
 from emulator.world import KEY_VAULT_READER
 from shared.composition import build_engine
 from shared.events import envelope_from_json, parse_key_event
-from shared.reasons import Reason, Result
+from shared.reasons import Problem, Reason, Result
+from shared.requests import RunRequest
 
 pytestmark = pytest.mark.standin
 
 
 def by_name(report) -> dict:
-    return {o.registry: o for o in report.outcomes}
+    return {o.registry_name: o for o in report.outcomes}
 
 
 def app_patches(az) -> list[dict]:
@@ -39,7 +41,7 @@ def test_near_expiry_from_tick_alerts_on_every_registry_using_the_version(az, es
     seed.update_key(az, estate.vault_url, estate.key_name, estate.first_version, expires_on=soon)
     published = az.tick()
     assert [e["eventType"] for e in published] == ["Microsoft.KeyVault.KeyNearExpiry"]
-    report = engine.on_key_event(as_key_event(az, engine, published[0]))
+    report = engine.run(as_key_event(az, engine, published[0]).request(engine.settings.event_budget_s))
     [alert] = report.alerts
     assert (alert.version, alert.severity) == (estate.first_version, "warning")
     assert 9 < alert.days_left <= 10
@@ -55,7 +57,7 @@ def test_expired_version_is_a_critical_alert_and_pinned_registries_move_when_a_n
     seed.update_key(az, estate.vault_url, estate.key_name, estate.first_version, expires_on=past)
     # Key Vault reports expiry of the current version only, which is the new one: no event here, the sweep sees it.
     assert not [e for e in az.tick() if e["eventType"].endswith("KeyExpired")]
-    report = engine.sweep()
+    report = engine.run(RunRequest.sweep())
     assert by_name(report)["acrpinned"].to_version == new.properties.version
     severities = {(a.version, a.severity) for a in report.alerts}
     assert (estate.first_version, "critical") in severities  # still used by the opted-out registry
@@ -65,7 +67,7 @@ def test_key_expired_event_is_a_critical_alert_naming_every_registry_using_the_v
     past = datetime.now(UTC) - timedelta(minutes=1)
     seed.update_key(az, estate.vault_url, estate.key_name, estate.first_version, expires_on=past)
     [expired] = [e for e in az.tick() if e["eventType"] == "Microsoft.KeyVault.KeyExpired"]
-    report = engine.on_key_event(as_key_event(az, engine, expired))
+    report = engine.run(as_key_event(az, engine, expired).request(engine.settings.event_budget_s))
     [alert] = report.alerts
     assert (alert.version, alert.severity) == (estate.first_version, "critical") and alert.days_left <= 0
     assert len(alert.affected_registries) == 3
@@ -82,8 +84,8 @@ def test_auto_rotation_creates_one_version_per_expiring_version_under_concurrenc
     engine = build_engine({**app_env, "ROTATION_AUTO_ROTATE_KEYS": "true"})
     near_expiry = as_key_event(az, engine, az.tick()[0])
     reports = []
-    runs = [lambda: reports.append(engine.on_key_event(near_expiry)) for _ in range(2)]
-    runs.append(lambda: reports.append(engine.sweep()))
+    runs = [lambda: reports.append(engine.run(near_expiry.request(engine.settings.event_budget_s))) for _ in range(2)]
+    runs.append(lambda: reports.append(engine.run(RunRequest.sweep())))
     threads = [threading.Thread(target=run) for run in runs]
     for t in threads:
         t.start()
@@ -101,15 +103,15 @@ def test_auto_rotation_creates_one_version_per_expiring_version_under_concurrenc
 def test_auto_rotation_needs_crypto_officer_and_reports_its_absence(az, estate, app_env) -> None:
     soon = datetime.now(UTC) + timedelta(days=5)
     seed.update_key(az, estate.vault_url, estate.key_name, estate.first_version, expires_on=soon)
-    report = build_engine({**app_env, "ROTATION_AUTO_ROTATE_KEYS": "true"}).sweep()
+    report = build_engine({**app_env, "ROTATION_AUTO_ROTATE_KEYS": "true"}).run(RunRequest.sweep())
     assert [p.reason for p in report.problems] == [Reason.KEY_ROTATION_FAILED]
     assert not report.problems[0].transient
 
 
 def test_a_key_host_outside_the_configured_cloud_is_never_contacted(az, estate, app_env) -> None:
     before = len(az.requests)
-    report = build_engine({**app_env, "AZURE_CLOUD": "AzureChinaCloud"}).sweep()
-    results = {o.registry: (o.result, o.reason) for o in report.outcomes}
+    report = build_engine({**app_env, "AZURE_CLOUD": "AzureChinaCloud"}).run(RunRequest.sweep())
+    results = {o.registry_name: (o.result, o.reason) for o in report.outcomes}
     assert results["acrpinned"] == (Result.FAILED, Reason.KEY_HOST_NOT_ALLOWED)
     assert results["acrversionless"] == (Result.FAILED, Reason.KEY_HOST_NOT_ALLOWED)
     assert results["acroptedout"] == (Result.SKIPPED, Reason.OPTED_OUT)
@@ -122,7 +124,7 @@ def test_a_registry_still_updating_is_left_for_later_not_patched(az, estate, eng
     client = ContainerRegistryManagementClient(az.admin_credential, estate.subscription_id, **seed.client_options(az))
     client.registries.begin_update("rg-registries", "acrpinned", acr.RegistryUpdateParameters(tags={"team": "a"}))
     seed.create_key(az, estate.vault_url, estate.key_name)
-    report = engine.sweep()
+    report = engine.run(RunRequest.sweep())
     pinned = by_name(report)["acrpinned"]
     assert (pinned.result, pinned.reason, pinned.transient) == (Result.FAILED, Reason.REGISTRY_BUSY, True)
     assert not app_patches(az) and report.needs_retry
@@ -135,7 +137,7 @@ def test_a_key_our_identity_cannot_read_fails_permanently_without_patching(az, e
         if assignment.principal_id == az.principal_id and assignment.role_definition_id == KEY_VAULT_READER:
             authorization.role_assignments.delete_by_id(assignment.assignment_id)
     seed.create_key(az, estate.vault_url, estate.key_name)
-    pinned = by_name(engine.sweep())["acrpinned"]
+    pinned = by_name(engine.run(RunRequest.sweep()))["acrpinned"]
     assert (pinned.result, pinned.reason, pinned.transient) == (Result.FAILED, Reason.KEY_FORBIDDEN, False)
     assert not app_patches(az)
 
@@ -143,7 +145,7 @@ def test_a_key_our_identity_cannot_read_fails_permanently_without_patching(az, e
 def test_a_deleted_key_is_reported_and_nothing_is_patched(az, estate, engine) -> None:
     with seed.key_client(az, estate.vault_url) as client:
         client.begin_delete_key(estate.key_name).result()
-    pinned = by_name(engine.sweep())["acrpinned"]
+    pinned = by_name(engine.run(RunRequest.sweep()))["acrpinned"]
     assert (pinned.result, pinned.reason) == (Result.FAILED, Reason.KEY_NOT_FOUND)
     assert not app_patches(az)
 
@@ -158,23 +160,20 @@ def test_a_deleted_key_is_reported_and_nothing_is_patched(az, estate, engine) ->
         "a disabled version"])
 def test_an_unusable_newest_version_is_never_the_target(az, estate, engine, new_version) -> None:
     seed.create_key(az, estate.vault_url, estate.key_name, **new_version)
-    pinned = by_name(engine.sweep())["acrpinned"]
+    pinned = by_name(engine.run(RunRequest.sweep()))["acrpinned"]
     assert (pinned.result, pinned.reason) == (Result.UNCHANGED, Reason.ALREADY_CURRENT)
     assert not app_patches(az)
 
 
 def test_a_versionless_registry_lagging_more_than_an_hour_is_a_problem(az, estate, app_env) -> None:
-    from shared.status import build_status
-
     az.world.settings.versionless_lag_s = 86400  # ACR has not picked the new version up yet
     seed.create_key(az, estate.vault_url, estate.key_name)
     later = datetime.now(UTC) + timedelta(hours=2)
     engine = build_engine(app_env)
-    registries, keys, _ = engine.observe()
-    rows = {r["name"]: r for r in build_status(registries, keys, later, 30)["registries"]}
-    assert "VERSIONLESS_LAGGING" in rows["acrversionless"]["problems"]
-    now_rows = {r["name"]: r for r in build_status(registries, keys, datetime.now(UTC), 30)["registries"]}
-    assert "VERSIONLESS_LAGGING" not in now_rows["acrversionless"]["problems"]  # within ACR's hour: not yet
+    rows = {r.registry.name: r for r in replace(engine, clock=lambda: later).status().registries}
+    assert Problem.VERSIONLESS_LAGGING in rows["acrversionless"].problems
+    now_rows = {r.registry.name: r for r in engine.status().registries}
+    assert Problem.VERSIONLESS_LAGGING not in now_rows["acrversionless"].problems  # within ACR's hour: not yet
 
 
 def test_managed_hsm_keys_rotate_like_vault_keys(az, estate, engine) -> None:
@@ -186,7 +185,7 @@ def test_managed_hsm_keys_rotate_like_vault_keys(az, estate, engine) -> None:
     seed.grant(az, principal_id, "Managed HSM Crypto Service Encryption User", hsm_id)
     seed.create_registry(az, sub, "rg-registries", "acrhsm", identity_id=identity_id, key_id=str(key.id))
     new = seed.create_key(az, hsm_url, "acr-hsm", "RSA-HSM", size=3072)
-    hsm = by_name(engine.sweep())["acrhsm"]
+    hsm = by_name(engine.run(RunRequest.sweep()))["acrhsm"]
     assert (hsm.result, hsm.to_version, hsm.vault) == (Result.ROTATED, new.properties.version,
                                                          "hsm-acr.managedhsm.azure.net")
 
@@ -207,11 +206,7 @@ def test_cli_status_and_dry_run_against_the_stand_in(az, estate, app_env) -> Non
 
 
 def status_problems(engine) -> dict[str, list[str]]:
-    from shared.status import build_status
-
-    registries, keys, _ = engine.observe()
-    report = build_status(registries, keys, engine.clock(), 30, engine.diagnose(registries, keys))
-    return {r["name"]: r["problems"] for r in report["registries"]}
+    return {r["name"]: r["problems"] for r in engine.status().to_dict()["registries"]}
 
 
 def test_the_sweep_finds_an_identity_that_lost_access_to_its_key(az, estate, engine) -> None:
@@ -221,7 +216,7 @@ def test_the_sweep_finds_an_identity_that_lost_access_to_its_key(az, estate, eng
     authorization.role_assignments.delete_by_id(estate.key_access_assignment_id)
     problems = status_problems(engine)
     assert all("IDENTITY_WITHOUT_KEY_ACCESS" in problems[name] for name in problems)
-    report = engine.sweep(dry_run=True)
+    report = engine.run(RunRequest.sweep(dry_run=True))
     assert "IDENTITY_WITHOUT_KEY_ACCESS" in report.to_dict()["problemsFound"][estate.registries["acrpinned"]]
 
 
@@ -243,7 +238,7 @@ def test_the_sweep_judges_access_to_a_key_in_a_subscription_without_registries(a
 def test_diagnosis_that_cannot_read_reports_unknown_and_never_blocks_a_rotation(az, estate, engine) -> None:
     az.inject_fault(method="GET", path_contains="/providers/Microsoft.KeyVault/vaults", status=403, times=100)
     new = seed.create_key(az, estate.vault_url, estate.key_name)
-    report = engine.sweep()
+    report = engine.run(RunRequest.sweep())
     assert by_name(report)["acrpinned"].to_version == new.properties.version
     assert by_name(report)["acrpinned"].result == Result.ROTATED
     assert "KEY_ACCESS_UNKNOWN" in report.diagnosis[estate.registries["acrpinned"]]

@@ -12,6 +12,7 @@ from shared import triggers
 from shared.composition import build_engine
 from shared.events import envelope_from_json
 from shared.reasons import Reason, Result
+from shared.requests import RunRequest
 
 pytestmark = pytest.mark.standin
 QUEUE = "acr-rotations"
@@ -28,7 +29,7 @@ def test_an_event_enqueues_and_apply_rotation_moves_verifies_and_ignores_a_redel
     report = triggers.key_event(envelope_from_json(event), lambda: engine)
     assert report is not None
     queued = [o for o in report.outcomes if o.reason == Reason.QUEUED]
-    assert [o.registry for o in queued] == ["acrpinned"]
+    assert [o.registry_name for o in queued] == ["acrpinned"]
     assert not [r for r in az.requests if r["method"] == "PATCH" and r["principal"] == az.principal_id]
 
     [message] = queue.receive_messages()
@@ -41,4 +42,4 @@ def test_an_event_enqueues_and_apply_rotation_moves_verifies_and_ignores_a_redel
     assert again is not None and again.outcomes[0].reason == Reason.ALREADY_CURRENT
     patches = [r for r in az.requests if r["method"] == "PATCH" and r["principal"] == az.principal_id]
     assert len(patches) == 1
-    assert engine.sweep().counts()["planned"] == 0  # nothing left to enqueue
+    assert engine.run(RunRequest.sweep()).counts()["planned"] == 0  # nothing left to enqueue

@@ -6,6 +6,7 @@ import pytest
 
 from emulator import seed
 from shared.reasons import Reason, Result
+from shared.requests import RunRequest
 
 pytestmark = pytest.mark.standin
 
@@ -18,10 +19,10 @@ def add_canary(az, estate) -> None:
 def test_the_canary_moves_first_then_the_rest(az, estate, engine) -> None:
     add_canary(az, estate)
     seed.create_key(az, estate.vault_url, estate.key_name)
-    report = engine.sweep()
+    report = engine.run(RunRequest.sweep())
     patched = [r["path"].rsplit("/", 1)[-1] for r in az.requests if r["method"] == "PATCH" and r["status"] == 201]
     assert patched == ["acrcanary", "acrpinned"]
-    assert {o.registry: o.result for o in report.outcomes if o.result == Result.ROTATED} == {
+    assert {o.registry_name: o.result for o in report.outcomes if o.result == Result.ROTATED} == {
         "acrcanary": Result.ROTATED, "acrpinned": Result.ROTATED}
 
 
@@ -29,8 +30,8 @@ def test_a_canary_whose_update_fails_holds_back_its_key_and_is_reported(az, esta
     add_canary(az, estate)
     seed.create_key(az, estate.vault_url, estate.key_name)
     az.inject_fault(method="PATCH", path_contains="/registries/acrcanary", status=None, lro_failed=True)
-    report = engine.sweep()
-    by_name = {o.registry: o for o in report.outcomes}
+    report = engine.run(RunRequest.sweep())
+    by_name = {o.registry_name: o for o in report.outcomes}
     assert (by_name["acrcanary"].result, by_name["acrcanary"].reason) == (Result.FAILED, Reason.UPDATE_FAILED)
     assert (by_name["acrpinned"].result, by_name["acrpinned"].reason) == (Result.SKIPPED, Reason.CANARY_FAILED)
     assert [p.reason for p in report.problems] == [Reason.CANARY_FAILED]

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import function_app
 from emulator.functions_host import FunctionsHost, user_functions
 from shared import triggers
+from shared.composition import assemble
 from shared.engine import RotationEngine
 from shared.events import EventEnvelope
 from shared.locks import KeyedLocks
@@ -48,21 +49,24 @@ def fake_engine(settings: Settings | None = None) -> RotationEngine:
     kv.add(KEY, version("v1", 30))
     arm = FakeRegistries()
     arm.add(registry("acrprod1", version="v1"))
-    return RotationEngine(kv, arm, settings or Settings(subscription_ids=(SUB,), resource_groups=("rg-acr",)),
-                          clock=lambda: NOW, locks=KeyedLocks())
+    return assemble(settings or Settings(subscription_ids=(SUB,), resource_groups=("rg-acr",)), kv, arm,
+                    clock=lambda: NOW, locks=KeyedLocks())
 
 
 @settings(max_examples=300, deadline=None)
 @given(rotate_bodies)
 def test_rotate_never_fails_on_input_and_names_the_field(body: bytes) -> None:
     engine = fake_engine()
-    status, answer = triggers.rotate(body, lambda: engine)
+    answered = triggers.rotate(body, lambda: engine)
+    status, answer = answered.status, answered.body
     json.dumps(answer)  # always JSON-serialisable
     assert status in (200, 400), answer
     if status == 400:
         assert isinstance(answer["error"]["field"], str) and answer["error"]["field"]
         assert answer["error"]["message"] and "Traceback" not in answer["error"]["message"]
     else:
+        # Every registry considered has its outcome; a named registry that is not there is a problem instead.
+        assert answer["outcomes"] or answer["problems"], answer
         assert all(o["registry"].lower().startswith(f"/subscriptions/{SUB}") for o in answer["outcomes"])
 
 
@@ -78,11 +82,13 @@ def test_rotate_never_fails_on_input_and_names_the_field(body: bytes) -> None:
            "NBF": json_values, "EXP": st.text(max_size=30) | json_values})))
 def test_a_hostile_event_is_acknowledged_and_never_reaches_a_foreign_host(event_type: str, data: object) -> None:
     engine = fake_engine(Settings())
-    asked: list[str] = []
-    list_versions = engine.keyvault.list_versions
-    engine.keyvault.list_versions = lambda key: (asked.append(key.host), list_versions(key))[1]  # type: ignore
-    triggers.key_event(EventEnvelope("id", event_type, "s", "t", data), lambda: engine)
-    assert all(h.endswith((".vault.azure.net", ".managedhsm.azure.net")) and h.count(".") == 3 for h in asked)
+    report = triggers.key_event(EventEnvelope("id", event_type, "s", "t", data), lambda: engine)
+    asked = engine.keyvault.hosts_read  # type: ignore[attr-defined]
+    if report is None:  # acknowledged and ignored: nothing was read
+        assert asked == []
+    else:  # taken as a hint: the key it names was read, on a Key Vault host of the cloud only
+        assert asked and all(h.endswith((".vault.azure.net", ".managedhsm.azure.net")) and h.count(".") == 3
+                             for h in asked)
 
 
 @pytest.mark.standin
@@ -109,7 +115,6 @@ def test_hostile_events_through_the_webhook_are_acknowledged_with_no_egress(az, 
         dict(base, data={**base["data"], "VaultName": "another-vault"}),
         dict(base, data={**base["data"], "ObjectName": "x" * 100000}),
         dict(base, data={**base["data"], "ObjectType": "Certificate"}),
-        dict(base, data={**base["data"], "EXP": {"nested": True}}),
         dict(base, eventType="Microsoft.KeyVault.VaultAccessPolicyChanged"),
         {"specversion": "1.0", "type": base["eventType"], "data": {"Id": "https://169.254.169.254/keys/a/b"}},
     ]

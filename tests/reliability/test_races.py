@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.composition import assemble
 from shared.engine import RotationEngine
 from shared.events import KeyEvent, KeyEventKind
 from shared.keyids import KeyId, KeyRef
@@ -24,6 +25,7 @@ from shared.locks import KeyedLocks
 from shared.manual import ManualRequest
 from shared.model import KeyVersion
 from shared.planner import newest_usable_version
+from shared.requests import RunRequest
 from shared.settings import Settings
 from tests.builders import NOW, registry
 from tests.fakes import FakeKeyVault, FakeRegistries
@@ -75,7 +77,7 @@ class World:
         return next(v.created_on for v in self.versions(key) if v.version == version)
 
     def engine(self, locks: KeyedLocks) -> RotationEngine:
-        return RotationEngine(self.kv, self.arm, Settings(), clock=lambda: self.now, locks=locks)
+        return assemble(Settings(), self.kv, self.arm, clock=lambda: self.now, locks=locks)
 
 
 def run(world: World, engine: RotationEngine, op: tuple) -> None:
@@ -84,11 +86,12 @@ def run(world: World, engine: RotationEngine, op: tuple) -> None:
         key = KEYS[op[1]]
         versions = world.versions(key)
         version = versions[op[2] % len(versions)].version
-        engine.on_key_event(KeyEvent(f"evt-{version}", KeyEventKind.NEW_VERSION, KeyId(key, version), "", None, None))
+        event = KeyEvent(f"evt-{version}", KeyEventKind.NEW_VERSION, KeyId(key, version), "")
+        engine.run(event.request(engine.settings.event_budget_s))
     elif kind == "sweep":
-        engine.sweep()
+        engine.run(RunRequest.sweep())
     elif kind == "manual":
-        engine.run_manual(ManualRequest(key=KEYS[op[1]]))
+        engine.run(ManualRequest(key=KEYS[op[1]]).request("manual-run"))
 
 
 deliveries = st.tuples(st.just("deliver"), st.integers(0, 1), st.integers(0, 9))
@@ -130,7 +133,7 @@ def test_any_interleaving_converges_without_downgrades_or_duplicate_updates(scri
         else:
             run(world, engine, step)
         check_invariants(world)
-    engine.sweep()  # whatever the order, the next sweep converges
+    engine.run(RunRequest.sweep())  # whatever the order, the next sweep converges
     check_invariants(world)
     for name, k in REGISTRIES:
         reg = world.arm.registries[registry(name).id.lower()]
@@ -148,39 +151,45 @@ def test_any_interleaving_converges_without_downgrades_or_duplicate_updates(scri
 def test_two_engine_instances_bound_duplicates_by_rereading_and_arms_409(az, estate, app_env) -> None:
     """Two instances (separate processes in Azure: separate locks), both past their re-read at once."""
     from emulator import seed
-    from shared.composition import build_engine
+    from shared.composition import assemble, build_engine
     from shared.reasons import Reason, Result
 
     new = seed.create_key(az, estate.vault_url, estate.key_name)
-    first, second = build_engine(app_env), build_engine(app_env)
-    first.locks, second.locks = KeyedLocks(), KeyedLocks()
     barrier = threading.Barrier(2, timeout=10)
-    for engine in (first, second):
-        reread = engine.registries.get_registry
-        waited: list[bool] = []
 
-        def synchronised(ref, _reread=reread, _waited=waited):
-            found = _reread(ref)
-            if ref.name == "acrpinned" and not _waited:
-                _waited.append(True)
+    class MeetAfterReread:
+        """The registry port, waiting for the other instance right after its re-read of acrpinned."""
+
+        def __init__(self, inner) -> None:
+            self.inner, self.waited = inner, False
+
+        def __getattr__(self, name: str):
+            return getattr(self.inner, name)
+
+        def get_registry(self, ref):
+            found = self.inner.get_registry(ref)
+            if ref.name == "acrpinned" and not self.waited:
+                self.waited = True
                 barrier.wait()  # both have seen the old version before either writes
             return found
 
-        engine.registries.get_registry = synchronised  # type: ignore[method-assign]
+    built = build_engine(app_env), build_engine(app_env)
+    first, second = (assemble(e.settings, e.keyvault, MeetAfterReread(e.registries), locks=KeyedLocks(), sink=e.sink)
+                     for e in built)
     reports = []
-    threads = [threading.Thread(target=lambda e=e: reports.append(e.sweep())) for e in (first, second)]
+    threads = [threading.Thread(target=lambda e=e: reports.append(e.run(RunRequest.sweep()))) for e in (first, second)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     outcomes = sorted((r.outcomes for r in reports), key=lambda o: o[0].result.value)
-    pinned = sorted((o.result, o.reason) for os in outcomes for o in os if o.registry == "acrpinned")
+    pinned = sorted((o.result, o.reason) for os in outcomes for o in os if o.registry_name == "acrpinned")
     accepted = [r for r in az.requests if r["method"] == "PATCH" and r["status"] == 201]
     refused = [r for r in az.requests if r["method"] == "PATCH" and r["status"] == 409]
     assert len(accepted) == 1 and len(refused) == 1
     assert pinned == sorted([(Result.ROTATED, Reason.NEWER_VERSION_AVAILABLE),
                              (Result.FAILED, Reason.REGISTRY_BUSY)])
     # The loser's retry (Event Grid redelivery or the next sweep) finds the work done.
-    retry = {o.registry: o for o in build_engine(app_env).sweep().outcomes}["acrpinned"]
+    retry = {o.registry_name: o for o in build_engine(app_env).run(RunRequest.sweep()).outcomes}["acrpinned"]
     assert (retry.reason, retry.to_version) == (Reason.ALREADY_CURRENT, new.properties.version)
     assert len([r for r in az.requests if r["method"] == "PATCH" and r["status"] == 201]) == 1

@@ -15,6 +15,7 @@ from emulator import seed
 from emulator.scenario import seed_estate
 from shared.composition import build_engine
 from shared.events import envelope_from_json, parse_key_event
+from shared.requests import RunRequest
 
 pytestmark = pytest.mark.standin
 _names = itertools.count()
@@ -39,7 +40,8 @@ def test_deliveries_sweeps_and_key_changes_in_any_order(az, app_env, script) -> 
 
     def deliver(index: int) -> None:
         events = [e for e in az.events if e["data"]["Id"].startswith(estate.key_url)]  # never empty: key creation
-        engine.on_key_event(parse_key_event(envelope_from_json(events[index % len(events)]), suffixes))
+        event = parse_key_event(envelope_from_json(events[index % len(events)]), suffixes)
+        engine.run(event.request(engine.settings.event_budget_s))
 
     before = len(az.requests)
     for step in script:
@@ -50,14 +52,15 @@ def test_deliveries_sweeps_and_key_changes_in_any_order(az, app_env, script) -> 
         elif step[0] == "deliver":
             deliver(step[1])
         elif step[0] == "sweep":
-            engine.sweep()
+            engine.run(RunRequest.sweep())
         elif step[0] == "together":
-            threads = [threading.Thread(target=deliver, args=(step[1],)), threading.Thread(target=engine.sweep)]
+            threads = [threading.Thread(target=deliver, args=(step[1],)),
+                       threading.Thread(target=engine.run, args=(RunRequest.sweep(),))]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
-    engine.sweep()
+    engine.run(RunRequest.sweep())
 
     pinned = estate.registries["acrpinned"].lower()
     patches = [r for r in az.requests[before:] if r["method"] == "PATCH" and r["status"] == 201
@@ -67,7 +70,7 @@ def test_deliveries_sweeps_and_key_changes_in_any_order(az, app_env, script) -> 
     assert len(targets) == len(set(targets)), f"more than one update to the same version: {targets}"
     order = {v: i for i, v in enumerate(created)}  # creation order of the versions still enabled
     assert all(order.get(a, -1) < order.get(b, 10**6) for a, b in itertools.pairwise(targets)), targets
-    status = {r.name: r for r in engine.observe()[0]}
+    status = {r.registry.name: r.registry for r in engine.status().registries}
     assert status["acrpinned"].version_in_use in (created[-1], *targets[-1:])
     assert status["acroptedout"].version_in_use == estate.first_version
     assert not [p for p in az.requests[before:] if p["method"] == "PATCH" and "acroptedout" in p["path"]]

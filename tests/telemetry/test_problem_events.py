@@ -6,10 +6,11 @@ import logging
 
 import pytest
 
-from shared.engine import RotationEngine
+from shared.composition import assemble
 from shared.errors import PermanentError
 from shared.locks import KeyedLocks
 from shared.reasons import Reason
+from shared.requests import RunRequest
 from shared.settings import Settings
 from shared.telemetry import CUSTOM_EVENT, PROBLEM_EVENT, TelemetrySink
 from tests.builders import KEY, NOW, registry, version
@@ -23,9 +24,9 @@ def test_a_failed_canary_is_a_rotation_problem_event(caplog: pytest.LogCaptureFi
     arm = FakeRegistries()
     arm.add(registry("canary1", version="v1", tags={"cmk-rotation": "canary"}), registry("reg1", version="v1"))
     arm.update_errors[registry("canary1").id.lower()] = PermanentError(Reason.UPDATE_REJECTED, "400")
-    engine = RotationEngine(kv, arm, Settings(), clock=lambda: NOW, sink=TelemetrySink(), locks=KeyedLocks())
+    engine = assemble(Settings(), kv, arm, clock=lambda: NOW, sink=TelemetrySink(), locks=KeyedLocks())
     caplog.set_level(logging.INFO, logger="shared")
-    engine.sweep()
+    engine.run(RunRequest.sweep())
     [problem] = [r for r in caplog.records if getattr(r, CUSTOM_EVENT, None) == PROBLEM_EVENT]
     properties = vars(problem)  # extra attributes: what the exporter turns into customDimensions
     assert properties["reason"] == "CANARY_FAILED" and properties["transient"] == "false"

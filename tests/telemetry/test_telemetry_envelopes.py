@@ -19,6 +19,7 @@ from telemetry_support import (
 from emulator import seed
 from shared.composition import build_engine
 from shared.metrics import DAYS_UNTIL_EXPIRY, REGISTRIES_IN_SCOPE, ROTATION_DURATION, ROTATIONS, RUN_DURATION
+from shared.requests import RunRequest
 from tests.reference import ABSENT
 
 pytestmark = pytest.mark.standin
@@ -30,7 +31,7 @@ def props(envelope) -> dict[str, str]:
 
 def test_a_sweep_sends_one_rotation_event_per_registry_and_one_run_event(az, estate, app_env, exported) -> None:
     new_version = seed.create_key(az, estate.vault_url, estate.key_name).properties.version
-    report = build_engine(app_env, sink=exported.sink).sweep()
+    report = build_engine(app_env, sink=exported.sink).run(RunRequest.sweep())
     exported.flush()
 
     rotations = events(az.telemetry, "RegistryKeyRotation")
@@ -58,7 +59,7 @@ def test_a_sweep_sends_one_rotation_event_per_registry_and_one_run_event(az, est
 def test_a_version_in_use_near_expiry_sends_a_key_expiry_alert(az, estate, app_env, exported) -> None:
     soon = datetime.now(UTC) + timedelta(days=10)
     seed.update_key(az, estate.vault_url, estate.key_name, estate.first_version, expires_on=soon)
-    build_engine(app_env, sink=exported.sink).sweep()
+    build_engine(app_env, sink=exported.sink).run(RunRequest.sweep())
     exported.flush()
 
     [alert] = events(az.telemetry, "KeyExpiryAlert")
@@ -74,7 +75,7 @@ def test_metrics_arrive_as_metric_data_with_result_reason_and_key_version(az, es
     seed.create_key(az, estate.vault_url, estate.key_name)
     soon = datetime.now(UTC) + timedelta(days=20)
     seed.update_key(az, estate.vault_url, estate.key_name, estate.first_version, expires_on=soon)
-    build_engine(app_env, sink=exported.sink).sweep()
+    build_engine(app_env, sink=exported.sink).run(RunRequest.sweep())
     exported.flush()
 
     rotations = metric_points(az.telemetry, ROTATIONS)

@@ -16,8 +16,9 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from telemetry_support import assert_no_secrets, envelope_contents, events
 
 from emulator import seed
-from shared import telemetry, triggers
-from shared.composition import build_engine
+from shared import triggers
+from shared.composition import build_engine, configure_telemetry_for_cli
+from shared.requests import RunRequest
 
 CS = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://x.in.applicationinsights.azure.com/"
 
@@ -38,12 +39,12 @@ def configure_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     {"APPLICATIONINSIGHTS_CONNECTION_STRING": CS, "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "true"},
 ], ids=["no connection string", "inside the Functions worker", "worker telemetry enabled"])
 def test_azure_monitor_is_not_configured_by_the_app_when(env, configure_calls) -> None:
-    assert telemetry.configure_for_cli(env) is False
+    assert configure_telemetry_for_cli(env) is False
     assert configure_calls == []
 
 
 def test_the_cli_configures_azure_monitor_so_that_events_are_never_sampled_away(configure_calls) -> None:
-    assert telemetry.configure_for_cli({"APPLICATIONINSIGHTS_CONNECTION_STRING": CS}) is True
+    assert configure_telemetry_for_cli({"APPLICATIONINSIGHTS_CONNECTION_STRING": CS}) is True
     [kwargs] = configure_calls
     assert kwargs["enable_trace_based_sampling_for_logs"] is False
     assert kwargs["logger_name"] == "shared" and kwargs["connection_string"] == CS
@@ -53,7 +54,7 @@ def test_the_cli_configures_azure_monitor_so_that_events_are_never_sampled_away(
 
 
 def test_an_operators_sampler_choice_is_kept(configure_calls) -> None:
-    telemetry.configure_for_cli({"APPLICATIONINSIGHTS_CONNECTION_STRING": CS, "OTEL_TRACES_SAMPLER": "always_off"})
+    configure_telemetry_for_cli({"APPLICATIONINSIGHTS_CONNECTION_STRING": CS, "OTEL_TRACES_SAMPLER": "always_off"})
     assert "sampling_ratio" not in configure_calls[0]
 
 
@@ -73,7 +74,7 @@ def test_events_logged_inside_an_unsampled_trace_still_arrive(az, estate, app_en
     try:
         with TracerProvider(sampler=ALWAYS_OFF).get_tracer("t").start_as_current_span("unsampled") as span:
             assert span.get_span_context().is_valid and not span.get_span_context().trace_flags.sampled
-            build_engine(app_env).sweep(dry_run=True)
+            build_engine(app_env).run(RunRequest.sweep(dry_run=True))
         assert provider.force_flush()
     finally:
         shared_logger.removeHandler(handler)
@@ -104,8 +105,8 @@ def test_nothing_secret_in_logs_events_or_http_answers_of_an_end_to_end_run(az, 
     try:
         seed.create_key(az, estate.vault_url, estate.key_name)
         engine = build_engine(app_env, sink=exported.sink)
-        answers = [engine.sweep().to_dict(), triggers.rotate(b'{"dryRun": true}', lambda: engine),
-                   triggers.status(lambda: engine), triggers.rotate(b'{"registry": "nope"}', lambda: engine)]
+        answers = [engine.run(RunRequest.sweep()).to_dict(), triggers.rotate(b'{"dryRun": true}', lambda: engine).body,
+                   triggers.status(lambda: engine).body, triggers.rotate(b'{"registry": "nope"}', lambda: engine).body]
         exported.flush()
     finally:
         root.removeHandler(everything)

@@ -9,7 +9,7 @@ import pytest
 
 from shared.diagnosis import access_problem, key_type_problem, problems_of
 from shared.keyids import KeyId, KeyRef
-from shared.model import KeyDetails, VaultAccess
+from shared.model import AccessObservation, KeyDetails, VaultAccess
 from shared.reasons import Problem
 from tests.builders import CLIENT_ID, NOW, observation, registry, version
 
@@ -56,10 +56,12 @@ def test_access_problem(reg, vault, roles, expected) -> None:
 def test_a_key_whose_current_version_is_ec_is_reported() -> None:
     key = observation(version("v1", 1), details={"v1": KeyDetails("EC", None)})
     assert key_type_problem(key) == KEY_TYPE_UNSUPPORTED
-    assert KEY_TYPE_UNSUPPORTED in problems_of(registry(), key, NOW, 30)
+    assert KEY_TYPE_UNSUPPORTED in problems_of(registry(), key, NOW, 30, AccessObservation())
 
 
 def test_access_is_only_judged_when_it_was_checked() -> None:
     key = observation(version("v1", 1))
-    assert problems_of(REG, key, NOW, 30) == []
-    assert problems_of(REG, key, NOW, 30, RBAC, frozenset(), access_checked=True) == [IDENTITY_WITHOUT_KEY_ACCESS]
+    roles = MappingProxyType({(PRINCIPAL, RBAC.id.lower(), REG.key_id.key.name): frozenset()})
+    read = AccessObservation(MappingProxyType({"kv-prod": RBAC}), roles, checked=True)
+    assert problems_of(REG, key, NOW, 30, AccessObservation()) == []
+    assert problems_of(REG, key, NOW, 30, read) == [IDENTITY_WITHOUT_KEY_ACCESS]

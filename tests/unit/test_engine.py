@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
-from shared.engine import RotationEngine
+from shared.composition import assemble
 from shared.errors import PermanentError, TemporaryError
 from shared.events import KeyEvent, KeyEventKind
 from shared.keyids import KeyId
 from shared.locks import KeyedLocks
 from shared.manual import ManualRequest
 from shared.reasons import Reason, Result, Trigger
+from shared.requests import RunRequest
 from shared.settings import Settings
 from tests.builders import KEY, NOW, days, registry, version
 from tests.fakes import FakeKeyVault, FakeRegistries
@@ -31,20 +32,20 @@ def setup(settings: Settings | None = None, clock: Clock | None = None):
     kv.add(KEY, version("v1", 30))
     kv.add(KEY, version("v2", 1))
     arm = FakeRegistries()
-    engine = RotationEngine(kv, arm, settings or Settings(), clock=clock, locks=KeyedLocks())
+    engine = assemble(settings or Settings(), kv, arm, clock=clock, locks=KeyedLocks())
     return engine, kv, arm
 
 
 def event(version_id: str = "v2", kind: KeyEventKind = KeyEventKind.NEW_VERSION) -> KeyEvent:
-    return KeyEvent("evt-1", kind, KeyId(KEY, version_id), "/subscriptions/x", None, None)
+    return KeyEvent("evt-1", kind, KeyId(KEY, version_id), "/subscriptions/x")
 
 
 def test_an_event_moves_pinned_registries_and_leaves_the_others_alone() -> None:
     engine, _, arm = setup()
     arm.add(registry("pinned1", version="v1"), registry("versionless1", version=None, versioned="v1"),
             registry("optedout1", version="v1", tags={"cmk-rotation": "off"}))
-    report = engine.on_key_event(event())
-    by_name = {o.registry: o for o in report.outcomes}
+    report = engine.run(event().request(engine.settings.event_budget_s))
+    by_name = {o.registry_name: o for o in report.outcomes}
     assert (by_name["pinned1"].result, by_name["pinned1"].to_version) == (Result.ROTATED, "v2")
     assert by_name["versionless1"].reason == Reason.VERSIONLESS
     assert by_name["optedout1"].reason == Reason.OPTED_OUT
@@ -55,14 +56,14 @@ def test_an_event_moves_pinned_registries_and_leaves_the_others_alone() -> None:
 def test_the_event_is_only_a_hint_an_older_version_named_by_it_is_not_used() -> None:
     engine, _, arm = setup()
     arm.add(registry("pinned1", version="v1"))
-    report = engine.on_key_event(event("v1"))
+    report = engine.run(event("v1").request(engine.settings.event_budget_s))
     assert report.outcomes[0].to_version == "v2"
 
 
 def test_a_duplicate_delivery_makes_no_second_patch() -> None:
     engine, _, arm = setup()
     arm.add(registry("pinned1", version="v1"))
-    first, second = engine.on_key_event(event()), engine.on_key_event(event())
+    first, second = engine.run(event().request(20)), engine.run(event().request(20))
     assert first.outcomes[0].result == Result.ROTATED
     assert (second.outcomes[0].result, second.outcomes[0].reason) == (Result.UNCHANGED, Reason.ALREADY_CURRENT)
     assert len(arm.patches) == 1
@@ -76,7 +77,7 @@ def test_concurrent_deliveries_in_one_process_coalesce_into_one_patch() -> None:
 
     def deliver() -> None:
         barrier.wait()
-        reports.append(engine.on_key_event(event()))
+        reports.append(engine.run(event().request(engine.settings.event_budget_s)))
 
     threads = [threading.Thread(target=deliver) for _ in range(4)]
     for t in threads:
@@ -90,14 +91,14 @@ def test_concurrent_deliveries_in_one_process_coalesce_into_one_patch() -> None:
 def test_dry_run_setting_writes_nothing_whatever_the_request_says() -> None:
     engine, _, arm = setup(Settings(dry_run=True))
     arm.add(registry("pinned1", version="v1"))
-    report = engine.run_manual(ManualRequest(dry_run=False))
+    report = engine.run(ManualRequest(dry_run=False).request("manual-run"))
     assert report.dry_run and report.outcomes[0].result == Result.PLANNED and not arm.patches
 
 
 def test_a_requests_dry_run_plans_without_writing() -> None:
     engine, _, arm = setup()
     arm.add(registry("pinned1", version="v1"))
-    report = engine.run_manual(ManualRequest(dry_run=True))
+    report = engine.run(ManualRequest(dry_run=True).request("manual-run"))
     assert (report.outcomes[0].result, report.outcomes[0].to_version) == (Result.PLANNED, "v2")
     assert not arm.patches
 
@@ -107,8 +108,8 @@ def test_one_registrys_failure_does_not_stop_the_rest_and_is_classified() -> Non
     arm.add(registry("busy1", version="v1"), registry("denied1", version="v1"), registry("fine1", version="v1"))
     arm.update_errors[registry("busy1").id.lower()] = TemporaryError(Reason.REGISTRY_BUSY, "409")
     arm.update_errors[registry("denied1").id.lower()] = PermanentError(Reason.UPDATE_REJECTED, "400")
-    report = engine.sweep()
-    by_name = {o.registry: o for o in report.outcomes}
+    report = engine.run(RunRequest.sweep())
+    by_name = {o.registry_name: o for o in report.outcomes}
     assert (by_name["busy1"].result, by_name["busy1"].transient) == (Result.FAILED, True)
     assert (by_name["denied1"].result, by_name["denied1"].transient) == (Result.FAILED, False)
     assert by_name["fine1"].result == Result.ROTATED
@@ -119,14 +120,14 @@ def test_permanent_failures_alone_do_not_ask_for_redelivery() -> None:
     engine, _, arm = setup()
     arm.add(registry("denied1", version="v1"))
     arm.update_errors[registry("denied1").id.lower()] = PermanentError(Reason.UPDATE_REJECTED, "400")
-    assert not engine.on_key_event(event()).needs_retry
+    assert not engine.run(event().request(engine.settings.event_budget_s)).needs_retry
 
 
 def test_every_registry_gets_exactly_one_outcome() -> None:
     engine, kv, arm = setup()
     arm.add(*(registry(f"reg{i:03d}", version="v1") for i in range(40)))
-    report = engine.sweep()
-    assert sorted(o.registry for o in report.outcomes) == [f"reg{i:03d}" for i in range(40)]
+    report = engine.run(RunRequest.sweep())
+    assert sorted(o.registry_name for o in report.outcomes) == [f"reg{i:03d}" for i in range(40)]
     assert len(arm.patches) == 40 and kv.reads <= 3  # one key, read once per run
 
 
@@ -139,7 +140,7 @@ def test_the_event_budget_defers_updates_it_cannot_start_in_time() -> None:
         clock.now += timedelta(seconds=4)
 
     arm.on_update = slow_update
-    report = engine.on_key_event(event())
+    report = engine.run(event().request(engine.settings.event_budget_s))
     results = [o.reason for o in report.outcomes]
     assert results.count(Reason.NEWER_VERSION_AVAILABLE) == 3
     assert results.count(Reason.DEFERRED) == 2
@@ -151,7 +152,7 @@ def test_near_expiry_event_alerts_with_every_registry_using_the_version() -> Non
     engine, kv, arm = setup(clock=clock)
     kv.keys[KEY][1].attrs = version("v2", 1, exp=NOW + days(10))
     arm.add(registry("pinned1", version="v2"), registry("versionless1", version=None, versioned="v2"))
-    report = engine.on_key_event(event("v2", KeyEventKind.NEAR_EXPIRY))
+    report = engine.run(event("v2", KeyEventKind.NEAR_EXPIRY).request(engine.settings.event_budget_s))
     assert len(report.alerts) == 1
     alert = report.alerts[0]
     assert (alert.version, alert.severity, alert.days_left) == ("v2", "warning", 10)
@@ -163,8 +164,8 @@ def test_auto_rotate_creates_one_new_version_per_expiring_version_and_converges(
     kv.keys[KEY] = kv.keys[KEY][:1]
     kv.keys[KEY][0].attrs = version("v1", 300, exp=NOW + days(5))
     arm.add(registry("pinned1", version="v1"))
-    first = engine.on_key_event(event("v1", KeyEventKind.NEAR_EXPIRY))
-    second = engine.on_key_event(event("v1", KeyEventKind.NEAR_EXPIRY))
+    first = engine.run(event("v1", KeyEventKind.NEAR_EXPIRY).request(engine.settings.event_budget_s))
+    second = engine.run(event("v1", KeyEventKind.NEAR_EXPIRY).request(engine.settings.event_budget_s))
     assert kv.created == ["auto1"]
     assert first.outcomes[0].result == Result.ROTATED and first.outcomes[0].to_version == "auto1"
     assert second.outcomes[0].reason == Reason.ALREADY_CURRENT
@@ -175,7 +176,7 @@ def test_auto_rotate_is_off_by_default() -> None:
     kv.keys[KEY] = kv.keys[KEY][:1]
     kv.keys[KEY][0].attrs = version("v1", 300, exp=NOW + days(5))
     arm.add(registry("pinned1", version="v1"))
-    engine.on_key_event(event("v1", KeyEventKind.NEAR_EXPIRY))
+    engine.run(event("v1", KeyEventKind.NEAR_EXPIRY).request(engine.settings.event_budget_s))
     assert kv.created == []
 
 
@@ -192,8 +193,8 @@ def test_a_registry_deleted_between_listing_and_update_fails_alone() -> None:
         return original(ref)
 
     arm.get_registry = flaky_get  # type: ignore[method-assign]
-    report = engine.sweep()
-    by_name = {o.registry: o for o in report.outcomes}
+    report = engine.run(RunRequest.sweep())
+    by_name = {o.registry_name: o for o in report.outcomes}
     assert by_name["gone1"].reason == Reason.REGISTRY_NOT_FOUND and by_name["fine1"].result == Result.ROTATED
 
 
@@ -201,9 +202,9 @@ def test_canaries_move_first_and_the_rest_follow_when_they_succeed() -> None:
     engine, _, arm = setup()
     arm.add(registry("reg1", version="v1"), registry("canary1", version="v1", tags={"cmk-rotation": "canary"}),
             registry("reg2", version="v1"))
-    report = engine.sweep()
+    report = engine.run(RunRequest.sweep())
     assert arm.patches[0][0].endswith("/canary1")
-    assert {o.registry: o.result for o in report.outcomes} == {
+    assert {o.registry_name: o.result for o in report.outcomes} == {
         "canary1": Result.ROTATED, "reg1": Result.ROTATED, "reg2": Result.ROTATED}
 
 
@@ -215,8 +216,8 @@ def test_a_failed_canary_holds_back_the_other_registries_on_its_key_and_is_repor
     arm.add(registry("reg1", version="v1"), registry("canary1", version="v1", tags={"cmk-rotation": "canary"}),
             registry("elsewhere1", version="o1", key=other_key))
     arm.update_errors[registry("canary1").id.lower()] = PermanentError(Reason.UPDATE_REJECTED, "400")
-    report = engine.sweep()
-    by_name = {o.registry: o for o in report.outcomes}
+    report = engine.run(RunRequest.sweep())
+    by_name = {o.registry_name: o for o in report.outcomes}
     assert (by_name["canary1"].result, by_name["canary1"].reason) == (Result.FAILED, Reason.UPDATE_REJECTED)
     assert (by_name["reg1"].result, by_name["reg1"].reason) == (Result.SKIPPED, Reason.CANARY_FAILED)
     assert by_name["elsewhere1"].result == Result.ROTATED  # another key is not held

@@ -8,8 +8,10 @@ import pytest
 
 from shared.keyids import KeyRef
 from shared.model import KeyDetails, KeyObservation, Registry
-from shared.planner import Action, ManualTarget, newest_usable_version, plan_registry
-from shared.reasons import Reason, Result
+from shared.planner import REASONS, Action, ManualTarget, plan_registry
+from shared.reasons import Problem, Reason, Result
+from shared.status import registry_problems
+from shared.versions import newest_usable_version
 from tests.builders import KEY, NOW, days, observation, registry, rsa, version
 
 
@@ -149,3 +151,34 @@ def test_newest_usable_version_needs_details_before_trusting_a_version() -> None
 
 def test_keys_compare_case_insensitively() -> None:
     assert KeyRef("KV-Prod.Vault.Azure.Net", "ACR-CMK") == KEY
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_each_check_decides_only_with_the_reasons_it_declares(case: Case) -> None:
+    """What docs/reasons.md's order is built from: the reasons each check declares."""
+    decision = plan_registry(case.registry, case.key, NOW, case.target)
+    assert decision.reason in REASONS[decision.check], (decision.check, decision.reason)
+
+
+# Key Vault keeps whole seconds: two versions created in the same second, neither of them current.
+SAME_SECOND = observation(version("aaa", 1), version("bbb", 1), version("ccc", 0.5, enabled=False), current="ccc")
+
+
+@pytest.mark.parametrize("in_use", ["aaa", "bbb"])
+def test_a_same_second_tie_is_neither_moved_nor_reported_behind(in_use: str) -> None:
+    """The planner cannot order the two, so it leaves the registry; status agrees, instead of reporting a
+    BEHIND_NEWEST_VERSION that no run would ever fix."""
+    reg = registry(version=in_use)
+    decision = plan_registry(reg, SAME_SECOND, NOW)
+    assert (decision.action, decision.reason) in {(Action.LEAVE, Reason.WOULD_DOWNGRADE),
+                                                  (Action.LEAVE, Reason.ALREADY_CURRENT)}
+    assert Problem.BEHIND_NEWEST_VERSION not in registry_problems(reg, SAME_SECOND, NOW, 30)
+
+
+def test_status_reports_behind_exactly_when_the_planner_would_move_a_pinned_registry() -> None:
+    """(An opted-out registry is reported behind as if opted in: people move it by hand.)"""
+    cases = [(c.registry, c.key) for c in CASES if c.target is None and not c.registry.opted_out]
+    assert len(cases) > 10
+    for reg, key in cases:
+        moves = plan_registry(reg, key, NOW).action == Action.ROTATE
+        assert (Problem.BEHIND_NEWEST_VERSION in registry_problems(reg, key, NOW, 30)) == moves, reg.name

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from shared import triggers
-from shared.engine import OutcomeSink, RotationEngine
+from shared.composition import assemble
+from shared.engine import OutcomeSink
 from shared.errors import ConfigurationError, TemporaryError
 from shared.locks import KeyedLocks
 from shared.queue_messages import InvalidMessage, RotationMessage, parse_message
 from shared.reasons import Reason, Result, Trigger
+from shared.requests import RunRequest
 from shared.settings import Settings, load_settings
 from tests.builders import KEY, registry, version
 from tests.fakes import FakeKeyVault, FakeRegistries
@@ -44,15 +46,15 @@ def setup(queue: FakeQueue | None = None):
     arm = FakeRegistries()
     arm.add(registry("pinned1", version="v1"), registry("pinned2", version="v1"))
     sink = RecordingSink()
-    engine = RotationEngine(kv, arm, Settings(queue_name="rotations"), clock=clock, sink=sink, locks=KeyedLocks(),
-                            dispatch=queue)
+    engine = assemble(Settings(queue_name="rotations"), kv, arm, clock=clock, sink=sink, locks=KeyedLocks(),
+                      queue=queue)
     return engine, arm, sink
 
 
 def test_a_sweep_with_a_queue_enqueues_one_message_per_registry_and_writes_nothing() -> None:
     queue = FakeQueue()
     engine, arm, _ = setup(queue)
-    report = engine.sweep(correlation_id="run-1")
+    report = engine.run(RunRequest.sweep(correlation_id="run-1"))
     assert not arm.patches
     assert {(o.result, o.reason) for o in report.outcomes} == {(Result.PLANNED, Reason.QUEUED)}
     assert sorted(m.registry_id.rsplit("/", 1)[-1] for m in queue.sent) == ["pinned1", "pinned2"]
@@ -62,7 +64,7 @@ def test_a_sweep_with_a_queue_enqueues_one_message_per_registry_and_writes_nothi
 
 def test_a_queue_that_refuses_fails_the_run_transiently_so_it_is_retried() -> None:
     engine, arm, _ = setup(FakeQueue(TemporaryError(Reason.QUEUE_UNAVAILABLE, "down")))
-    report = engine.sweep()
+    report = engine.run(RunRequest.sweep())
     assert {o.reason for o in report.outcomes} == {Reason.QUEUE_UNAVAILABLE} and report.needs_retry
     assert not arm.patches
 
