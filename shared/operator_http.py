@@ -27,7 +27,7 @@ from shared.auth import (
 from shared.errors import BadRequest, ConfigurationError
 
 log = logging.getLogger(__name__)
-Answer = tuple[int, dict[str, Any], dict[str, str]]
+HttpAnswer = tuple[int, dict[str, Any], dict[str, str]]  # status, JSON body, headers
 GateFactory = Callable[[], Gate]
 _REFUSALS = (Unauthenticated, Forbidden, SigningKeysUnavailable)
 
@@ -38,7 +38,8 @@ def _default_gate() -> Gate:
     return gate()
 
 
-def admit(headers: Mapping[str, str], action: Action, gate_factory: GateFactory = _default_gate) -> Admitted | Answer:
+def admit(headers: Mapping[str, str], action: Action,
+          gate_factory: GateFactory = _default_gate) -> Admitted | HttpAnswer:
     """The admitted caller, or the answer refusing them (401, 403, 503, or 500 for bad auth settings)."""
     gate: Gate | None = None
     try:
@@ -68,7 +69,7 @@ def _without_reason(body: bytes) -> bytes:
     return json.dumps(parsed).encode()
 
 
-def rotate(headers: Mapping[str, str], body: bytes, gate_factory: GateFactory = _default_gate) -> Answer:
+def rotate(headers: Mapping[str, str], body: bytes, gate_factory: GateFactory = _default_gate) -> HttpAnswer:
     """``POST /api/rotate``: Rotation.Read for a dry run, Rotation.Operate to rotate, Rotation.BreakGlass (and
     a reason) to force a downgrade."""
     action = rotate_action(body)
@@ -83,7 +84,7 @@ def rotate(headers: Mapping[str, str], body: bytes, gate_factory: GateFactory = 
     return answer.status, answer.body, {}
 
 
-def status(headers: Mapping[str, str], gate_factory: GateFactory = _default_gate) -> Answer:
+def status(headers: Mapping[str, str], gate_factory: GateFactory = _default_gate) -> HttpAnswer:
     """``GET /api/status``: Rotation.Read."""
     admitted = admit(headers, Action.STATUS, gate_factory)
     if not isinstance(admitted, Admitted):
