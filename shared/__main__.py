@@ -17,11 +17,13 @@ import argparse
 import json
 import logging
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
 from shared import telemetry, triggers
 from shared.outcomes import RunReport
+from shared.reasons import AUTHENTICATION_REASONS, Result
 from shared.render import table
 from shared.status import StatusReport
 from shared.status_html import render_status_html
@@ -112,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = logging.StreamHandler()
     console.setLevel(logging.WARNING)  # outcome events are INFO records: exported, not printed
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[console])
+    # azure-identity warns with its whole credential chain; the CLI says it in one paragraph (the chain: DEBUG).
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
     from shared.composition import configure_telemetry_for_cli
 
     exporting = configure_telemetry_for_cli()
@@ -120,6 +124,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if exporting:
             telemetry.flush()
+
+
+# Exit codes (README, "Exit codes"): argparse's own 2 for usage stays 2.
+OK, FAILED, USAGE_OR_CONFIGURATION, NOT_AUTHENTICATED = 0, 1, 2, 3
+
+
+def exit_code(result: triggers.Answer) -> int:
+    report = result.report
+    if report is None:  # a 400 (bad input) or a 500 (configuration) answer
+        return USAGE_OR_CONFIGURATION
+    reasons = {p.reason for p in report.problems}
+    if isinstance(report, RunReport):
+        reasons |= {o.reason for o in report.outcomes if o.result == Result.FAILED}
+    if reasons & AUTHENTICATION_REASONS:
+        return NOT_AUTHENTICATED
+    failed = isinstance(report, RunReport) and report.counts()["failed"] > 0
+    return FAILED if failed or any(not p.transient for p in report.problems) else OK
+
+
+def authentication_paragraph(report: RunReport | StatusReport) -> str | None:
+    """Cause, what was tried, and the fix, in one short paragraph (the credential chain is logged at DEBUG)."""
+    details = [p.detail for p in report.problems if p.reason in AUTHENTICATION_REASONS]
+    if isinstance(report, RunReport):
+        details += [o.detail for o in report.outcomes if o.reason in AUTHENTICATION_REASONS]
+    if not details:
+        return None
+    return "\n".join(textwrap.wrap(f"Could not authenticate to Azure. {details[0]}", width=100))
 
 
 def show(args: argparse.Namespace, result: triggers.Answer) -> int:
@@ -137,9 +168,14 @@ def show(args: argparse.Namespace, result: triggers.Answer) -> int:
         print_status(report)
     else:
         print_run(report)
-    if result.status != 200:
-        return 2
-    return 1 if isinstance(report, RunReport) and report.counts()["failed"] else 0
+    paragraph = authentication_paragraph(report) if report is not None else None
+    if paragraph:
+        print(paragraph, file=sys.stderr)
+    if getattr(args, "remote", None):
+        from shared import remote
+
+        return remote.exit_code(result)
+    return exit_code(result)
 
 
 if __name__ == "__main__":

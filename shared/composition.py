@@ -24,6 +24,7 @@ from requests.adapters import HTTPAdapter
 
 from shared.adapters.access import AccessAdapter
 from shared.adapters.arm_pacing import ArmPacingPolicy, TokenBuckets
+from shared.adapters.arm_pipeline import arm_policies
 from shared.adapters.entra_keys import EntraSigningKeys, ca_ssl_context
 from shared.adapters.keyvault import KeyVaultAdapter
 from shared.adapters.registries import RegistryAdapter
@@ -92,11 +93,15 @@ class AzureClients:
                 self._key_clients[vault_url] = client
             return client
 
-    def _arm(self) -> dict[str, Any]:
+    def _arm(self, credential: Any, paced: bool = True) -> dict[str, Any]:
+        """Options of every ARM client: its own pipeline without resource-provider auto-registration
+        (adapters/arm_pipeline.py); paced to ARM's buckets, which every client here shares (one principal)."""
         base = self.settings.endpoints.resource_manager
-        return {"base_url": base, "credential_scopes": [base + "/.default"],
-                # A policy instance per pipeline (it links to the next policy); the buckets are shared.
-                "per_retry_policies": [ArmPacingPolicy(self._arm_buckets)], **self._common()}
+        scopes = [base + "/.default"]
+        common = self._common()
+        pacing = ArmPacingPolicy(self._arm_buckets) if paced else None  # one instance per pipeline
+        return {"base_url": base, "credential_scopes": scopes,
+                "policies": arm_policies(credential, scopes, pacing, **common), **common}
 
     def acr_client(self, subscription_id: str) -> ContainerRegistryManagementClient:
         client: ContainerRegistryManagementClient = self._arm_client(ContainerRegistryManagementClient, subscription_id)
@@ -107,7 +112,7 @@ class AzureClients:
         with self._lock:
             key = (client_type, subscription_id.lower())
             if key not in self._per_subscription:
-                self._per_subscription[key] = client_type(credential, subscription_id, **self._arm())
+                self._per_subscription[key] = client_type(credential, subscription_id, **self._arm(credential))
             return self._per_subscription[key]
 
     def vaults_client(self, subscription_id: str) -> KeyVaultManagementClient:
@@ -122,7 +127,7 @@ class AzureClients:
         credential = self.credential
         with self._lock:
             if self._subscription_client is None:
-                self._subscription_client = SubscriptionClient(credential, **self._arm())
+                self._subscription_client = SubscriptionClient(credential, **self._arm(credential))
             return self._subscription_client
 
 
@@ -159,10 +164,9 @@ def resource_graph(settings: Settings, clients: AzureClients) -> InventoryPort:
     def client() -> ResourceGraphClient:
         with lock:
             if not built:
-                base = settings.endpoints.resource_manager
                 # No ARM pacing policy: Resource Graph has a quota of its own, which the adapter follows.
-                built.append(ResourceGraphClient(clients.credential, base_url=base,
-                                                 credential_scopes=[base + "/.default"], **clients._common()))
+                credential = clients.credential
+                built.append(ResourceGraphClient(credential, **clients._arm(credential, paced=False)))
             return built[0]
 
     return GraphAdapter(client, settings.endpoints.key_vault_suffixes)

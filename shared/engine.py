@@ -24,7 +24,7 @@ from shared.key_rotation import KeyRotator
 from shared.keyids import KeyRef
 from shared.model import AccessObservation, KeyObservation, Registry
 from shared.observe import observe_access, observe_keys
-from shared.outcomes import Outcome, RunProblem, RunReport
+from shared.outcomes import Outcome, RunProblem, RunReport, once_per_run
 from shared.planner import plan
 from shared.ports import AccessPort, KeyVaultPort, RegistryPort
 from shared.queue_messages import RotationMessage
@@ -93,7 +93,7 @@ class RotationEngine:
             request, started, tuple(applied.outcomes),
             alerts=tuple(expiry_alerts(registries, keys, now, self.settings.near_expiry_days, request.alert_versions)),
             key_versions_created=tuple(successors.created if successors else ()),
-            problems=tuple(problems + (successors.problems if successors else []) + applied.problems),
+            problems=once_per_run(problems + (successors.problems if successors else []) + applied.problems),
             diagnosis=MappingProxyType({k: tuple(v) for k, v in found.items()}),
             version_expiry=MappingProxyType(_expiry_of(keys)), duration_ms=int((time.monotonic() - began) * 1000))
 
@@ -103,7 +103,7 @@ class RotationEngine:
         now = self.clock()
         keys = observe_keys(self.keyvault, registries, now)
         found = diagnose(registries, keys, self._access(registries), now, self.settings.near_expiry_days)
-        return build_status(registries, keys, now, found, problems)
+        return build_status(registries, keys, now, found, once_per_run(problems))
 
     def give_up(self, message: RotationMessage, attempts: int, detail: str) -> RunReport:
         """A queue message that failed on every delivery: a failed outcome (an alert), never a silent drop."""

@@ -47,6 +47,7 @@ class KeyObservation:
     details: Mapping[str, KeyDetails] = field(default_factory=lambda: MappingProxyType({}))
     error: Reason | None = None
     error_detail: str = ""
+    error_transient: bool = False  # a later run may read it (throttling, an outage, a name not resolving yet)
 
     def version(self, version: str | None) -> KeyVersion | None:
         if version is None:

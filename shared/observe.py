@@ -12,12 +12,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 
-from shared.errors import PermanentError, RotationError, TemporaryError
+from shared.errors import RotationError
 from shared.keyids import KeyRef
 from shared.model import AccessObservation, KeyDetails, KeyObservation, Registry, VaultAccess
 from shared.parallel import each
 from shared.ports import AccessPort, KeyVaultPort
-from shared.reasons import Reason
+from shared.reasons import KEY_READ_FAILURES, Reason
 from shared.requests import RunRequest
 from shared.versions import candidate_versions, details_usable
 
@@ -31,10 +31,9 @@ def observe_key(keyvault: KeyVaultPort, key: KeyRef, now: datetime,
     """Read one key. ``also``: versions whose details are wanted whatever their rank (an operator's target)."""
     try:
         versions = tuple(keyvault.list_versions(key))
-    except PermanentError as exc:
-        return KeyObservation(key, error=exc.reason, error_detail=exc.message)
-    except TemporaryError as exc:
-        return KeyObservation(key, error=Reason.KEY_UNREADABLE, error_detail=exc.message)
+    except RotationError as exc:  # throttling, 5xx and dropped connections are KEY_UNREADABLE, with their detail
+        reason = exc.reason if exc.reason in KEY_READ_FAILURES else Reason.KEY_UNREADABLE
+        return KeyObservation(key, error=reason, error_detail=exc.message, error_transient=exc.transient)
     details: dict[str, KeyDetails] = {}
     current = None
     try:

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol
 
 from shared.expiry import ExpiryAlert
 from shared.keyids import KeyRef
-from shared.reasons import Finding, Reason, Result, Trigger
+from shared.reasons import AUTHENTICATION_REASONS, Finding, Reason, Result, Trigger
 from shared.requests import SYSTEM, Requester, RunRequest
+
+MAX_DETAIL = 800  # a cause (at most 300 characters) and its fix
 
 
 class RegistryLike(Protocol):
@@ -59,7 +61,7 @@ class Outcome:
         """The one constructor of outcomes, for the rollout and for a queue message given up alike."""
         return cls(registry.id, registry.name, registry.subscription_id, registry.resource_group, key,
                    from_version, to_version, result, reason, request.trigger, request.dry_run,
-                   request.correlation_id, transient, detail[:400], requested_by=request.requested_by,
+                   request.correlation_id, transient, detail[:MAX_DETAIL], requested_by=request.requested_by,
                    request_reason=request.reason)
 
     @property
@@ -116,6 +118,20 @@ class RunProblem:
 
     def to_dict(self) -> dict[str, Any]:
         return {"scope": self.scope, "reason": self.reason.value, "transient": self.transient, "detail": self.detail}
+
+
+def once_per_run(problems: list[RunProblem]) -> tuple[RunProblem, ...]:
+    """Each problem once; a failure of the app's own credential is one problem of the run (scope ``credential``),
+    not one per subscription or vault it was tried on."""
+    seen: set[tuple[str, Reason]] = set()
+    kept = []
+    for problem in problems:
+        if problem.reason in AUTHENTICATION_REASONS:
+            problem = replace(problem, scope="credential")
+        if (problem.scope, problem.reason) not in seen:
+            seen.add((problem.scope, problem.reason))
+            kept.append(problem)
+    return tuple(kept)
 
 
 def alert_to_dict(alert: ExpiryAlert) -> dict[str, Any]:

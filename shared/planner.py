@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from shared.keyids import KeyRef
 from shared.model import KeyObservation, KeyVersion, Registry
-from shared.reasons import Reason, Result
+from shared.reasons import KEY_READ_FAILURES, Reason, Result
 from shared.requests import ManualTarget
 from shared.versions import is_newer, newest_usable_version, version_problems
 
@@ -125,13 +125,12 @@ def key_host_not_allowed(i: Observed) -> Decision | None:
     return None
 
 
-@decides(Reason.KEY_FORBIDDEN, Reason.KEY_NOT_FOUND, Reason.KEY_UNREADABLE)
+@decides(*KEY_READ_FAILURES)
 def key_unreadable(i: Observed) -> Decision | None:
     if i.key is None:
         return _leave(i.registry, Result.FAILED, Reason.KEY_UNREADABLE, "the key was not read", transient=True)
     if i.key.error is not None:
-        return _leave(i.registry, Result.FAILED, i.key.error, i.key.error_detail,
-                      transient=i.key.error == Reason.KEY_UNREADABLE)
+        return _leave(i.registry, Result.FAILED, i.key.error, i.key.error_detail, transient=i.key.error_transient)
     return None
 
 

@@ -24,8 +24,22 @@ class Reason(StrEnum):
     OPTED_OUT = "OPTED_OUT"  # tagged cmk-rotation: off
     VERSIONLESS = "VERSIONLESS"  # versionless key id: ACR follows new versions by itself
     KEY_HOST_NOT_ALLOWED = "KEY_HOST_NOT_ALLOWED"  # key host is not a Key Vault host of the configured cloud
+    # ... the key could not be read: who the app is (docs/troubleshooting.md) ...
+    NO_CREDENTIAL = "NO_CREDENTIAL"  # DefaultAzureCredential found no credential at all
+    MANAGED_IDENTITY_NOT_FOUND = "MANAGED_IDENTITY_NOT_FOUND"  # the managed identity asked for is not on the app
+    WRONG_TENANT = "WRONG_TENANT"  # the token is for another tenant than the subscription's or the vault's
+    TOKEN_REJECTED = "TOKEN_REJECTED"  # the token was refused (expired, or for another audience)
+    CLAIMS_CHALLENGE_FAILED = "CLAIMS_CHALLENGE_FAILED"  # a Conditional Access claims challenge was not satisfied
+    # ... what it may read, and whether the key is there ...
     KEY_FORBIDDEN = "KEY_FORBIDDEN"  # our identity may not read the key
+    KEY_FORBIDDEN_BY_RBAC = "KEY_FORBIDDEN_BY_RBAC"  # Key Vault RBAC: the app's identity has no data role on the key
+    KEY_FORBIDDEN_BY_POLICY = "KEY_FORBIDDEN_BY_POLICY"  # access-policy vault: no policy grants the app the permission
+    KEY_FORBIDDEN_BY_FIREWALL = "KEY_FORBIDDEN_BY_FIREWALL"  # the vault's network rules refuse the app's address
+    KEY_FORBIDDEN_BY_PRIVATE_LINK = "KEY_FORBIDDEN_BY_PRIVATE_LINK"  # public access off; not via a private endpoint
     KEY_NOT_FOUND = "KEY_NOT_FOUND"  # the key (or its vault) does not exist
+    KEY_SOFT_DELETED = "KEY_SOFT_DELETED"  # the key is deleted but recoverable
+    VAULT_UNREACHABLE = "VAULT_UNREACHABLE"  # the vault's name does not resolve, and ARM has not said it is gone
+    VAULT_DELETED = "VAULT_DELETED"  # ARM confirms the vault is gone (or soft-deleted)
     KEY_UNREADABLE = "KEY_UNREADABLE"  # Key Vault failed for another reason
     TARGET_NOT_USABLE = "TARGET_NOT_USABLE"  # the operator's toVersion is not usable
     NO_USABLE_VERSION = "NO_USABLE_VERSION"  # no version is enabled, valid now, RSA and wrap/unwrap-capable
@@ -41,6 +55,8 @@ class Reason(StrEnum):
     CANARY_FAILED = "CANARY_FAILED"  # a canary on the same key failed this run: held back, not attempted
     REGISTRY_NOT_FOUND = "REGISTRY_NOT_FOUND"  # deleted before we got to it
     FORBIDDEN = "FORBIDDEN"  # ARM refused our identity
+    SUBSCRIPTION_NOT_FOUND = "SUBSCRIPTION_NOT_FOUND"  # ARM does not know the subscription in this tenant
+    PROVIDER_NOT_REGISTERED = "PROVIDER_NOT_REGISTERED"  # the subscription is not registered for a namespace
     UPDATE_REJECTED = "UPDATE_REJECTED"  # ACR refused the update (e.g. its identity cannot use the key)
     UPDATE_FAILED = "UPDATE_FAILED"  # the long-running update ended Failed
     THROTTLED = "THROTTLED"  # ARM kept answering 429 past our retries
@@ -73,5 +89,16 @@ class Problem(StrEnum):
     IDENTITY_WITHOUT_KEY_ACCESS = "IDENTITY_WITHOUT_KEY_ACCESS"  # the registry's identity cannot wrap/unwrap
     KEY_ACCESS_UNKNOWN = "KEY_ACCESS_UNKNOWN"  # the vault or its role assignments could not be read
 
+
+# Failures that are about the app's own identity, not about any one registry: the CLI exits 3 for them, and a
+# run reports each once.
+KEY_READ_FAILURES = (  # why a key could not be read, in the planner's order (planner.key_unreadable)
+    Reason.NO_CREDENTIAL, Reason.MANAGED_IDENTITY_NOT_FOUND, Reason.WRONG_TENANT, Reason.TOKEN_REJECTED,
+    Reason.CLAIMS_CHALLENGE_FAILED, Reason.KEY_FORBIDDEN, Reason.KEY_FORBIDDEN_BY_RBAC, Reason.KEY_FORBIDDEN_BY_POLICY,
+    Reason.KEY_FORBIDDEN_BY_FIREWALL, Reason.KEY_FORBIDDEN_BY_PRIVATE_LINK, Reason.KEY_NOT_FOUND,
+    Reason.KEY_SOFT_DELETED, Reason.VAULT_UNREACHABLE, Reason.VAULT_DELETED, Reason.KEY_UNREADABLE,
+)
+AUTHENTICATION_REASONS = frozenset({Reason.NO_CREDENTIAL, Reason.MANAGED_IDENTITY_NOT_FOUND, Reason.WRONG_TENANT,
+                                    Reason.TOKEN_REJECTED, Reason.CLAIMS_CHALLENGE_FAILED})
 
 Finding = Reason | Problem  # one entry of a registry's problems: one vocabulary, never converted by value

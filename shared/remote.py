@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from shared.adapters.remote import RemoteApp, RemoteError
+from shared.adapters.remote import NoToken, RemoteApp, RemoteError
 from shared.render import table
 from shared.triggers import Answer
 
@@ -40,7 +40,8 @@ def rotate_body(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def answer(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> Answer:
-    """The app's answer; a failure to get a token or to reach the app is a 502-like answer with a message."""
+    """The app's answer. No token is answered as a 401 would be, not reaching the app as a 502, both with the
+    reason (never a token)."""
     from shared.composition import operator_credential
 
     try:
@@ -48,8 +49,23 @@ def answer(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> Ans
         if args.command == "status":
             return Answer(*app.call("GET", "/api/status"))
         return Answer(*app.call("POST", "/api/rotate", rotate_body(args)))
+    except NoToken as exc:
+        return Answer(401, {"error": {"code": "NoToken", "message": str(exc)}})
     except RemoteError as exc:
         return Answer(502, {"error": {"message": str(exc)}})
+
+
+def exit_code(result: Answer) -> int:
+    """The CLI's exit codes (README, "Exit codes") for a deployed app's answer: 3 for no token, a bad token or a
+    missing role; 2 for bad input, bad settings or an unreachable app; else 1 if a registry failed or a run problem
+    is permanent, 0 otherwise."""
+    if result.status in (401, 403):
+        return 3
+    if result.status != 200:
+        return 2
+    failed = (result.body.get("counts") or {}).get("failed", 0)
+    permanent = any(not p.get("transient") for p in result.body.get("problems") or [])
+    return 1 if failed or permanent else 0
 
 
 def print_answer(command: str, body: Mapping[str, Any]) -> None:

@@ -66,7 +66,10 @@ class FakeRegistries:
     registries: dict[str, Registry] = field(default_factory=dict)
     patches: list[tuple[str, str]] = field(default_factory=list)
     update_errors: dict[str, RotationError] = field(default_factory=dict)
-    on_update: Callable[[Registry], None] | None = None
+    on_update: Callable[[Registry, str], None] | None = None  # before an update applies: registry, key URI
+    on_list: Callable[[str], None] | None = None  # after a subscription was listed (a change mid-run)
+    reads: list[str] = field(default_factory=list)  # the name of each registry read with a GET, in order
+    listing_errors: dict[str, RotationError] = field(default_factory=dict)  # per subscription id, or "*" for all
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, *registries: Registry) -> None:
@@ -74,12 +77,21 @@ class FakeRegistries:
             self.registries[r.id.lower()] = r
 
     def list_subscription_ids(self) -> list[str]:
+        if "*" in self.listing_errors:
+            raise self.listing_errors["*"]
         return sorted({r.subscription_id for r in self.registries.values()})
 
     def list_cmk_registries(self, subscription_id: str) -> list[Registry]:
-        return [r for r in self.registries.values() if r.subscription_id == subscription_id]
+        if subscription_id in self.listing_errors or "*" in self.listing_errors:
+            raise self.listing_errors.get(subscription_id) or self.listing_errors["*"]
+        listed = [r for r in self.registries.values() if r.subscription_id == subscription_id]
+        if self.on_list:
+            self.on_list(subscription_id)
+        return listed
 
     def get_registry(self, ref: RegistryRef) -> Registry | None:
+        with self.lock:
+            self.reads.append(ref.name)
         found = self.registries.get(ref.id.lower())
         if found is None:
             raise PermanentError(Reason.REGISTRY_NOT_FOUND, ref.id)
@@ -90,7 +102,7 @@ class FakeRegistries:
         with self.lock:
             self.patches.append((registry.id, key_uri))
         if self.on_update:
-            self.on_update(registry)
+            self.on_update(registry, key_uri)
         if registry.id.lower() in self.update_errors:
             raise self.update_errors[registry.id.lower()]
         assert registry.key_id is not None

@@ -1,4 +1,4 @@
-// Alert rules and where they go. The four log alerts run the telemetry queries in infra/kql/ verbatim
+// Alert rules and where they go. The five log alerts run the telemetry queries in infra/kql/ verbatim
 // (loadTextContent: one copy of each query, shared with the workbook and docs/telemetry.md); any row fires.
 // Dead-lettered Key Vault events are a metric alert on each system topic.
 param location string = resourceGroup().location
@@ -78,6 +78,15 @@ var logAlerts = [
     query: loadTextContent('../kql/registries-lagging.kql')
     severity: 2
     frequency: 'PT1H'
+    window: 'PT2H'
+  }
+  {
+    name: 'configuration-problems'
+    displayName: 'ACR CMK: the app is misconfigured'
+    description: 'A run met a permanent configuration problem (credential, tenant, subscription, provider, canary). The detail names the fix; see docs/troubleshooting.md.'
+    query: loadTextContent('../kql/configuration-problems.kql')
+    severity: 1
+    frequency: 'PT15M'
     window: 'PT2H'
   }
 ]

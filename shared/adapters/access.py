@@ -8,14 +8,14 @@ from azure.core.exceptions import AzureError
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
 
-from shared.adapters.errors import translate
+from shared.adapters.errors import Call, translate
 from shared.errors import RotationError
 from shared.model import VaultAccess
 from shared.reasons import Reason
 
 
 def _error(exc: Exception, what: str) -> RotationError:
-    return translate(exc, what=what, forbidden=Reason.FORBIDDEN, not_found=Reason.KEY_NOT_FOUND)
+    return translate(exc, Call(what, not_found=Reason.KEY_NOT_FOUND))
 
 
 class AccessAdapter:

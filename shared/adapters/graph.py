@@ -16,10 +16,9 @@ from azure.core.exceptions import AzureError
 from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions, QueryResponse
 
-from shared.adapters.errors import translate
+from shared.adapters.errors import Call, translate
 from shared.adapters.registries import to_registry
 from shared.model import Registry
-from shared.reasons import Reason
 
 # Only encrypted registries come back; `order by id` keeps pages stable, as the service asks.
 QUERY = ("Resources"
@@ -67,8 +66,7 @@ class GraphAdapter:
             try:
                 answer: Any = self._client().resources(request, cls=_with_headers)
             except AzureError as exc:
-                raise translate(exc, what=f"querying Resource Graph for {len(subscriptions)} subscriptions",
-                                forbidden=Reason.FORBIDDEN, not_found=Reason.REGISTRY_NOT_FOUND) from None
+                raise translate(exc, Call(f"querying Resource Graph for {len(subscriptions)} subscriptions")) from None
             page, headers = answer
             rows: list[dict[str, Any]] = page.data or []  # objectArray: one JSON object per registry
             found.extend(r for r in (to_registry(row, self._suffixes) for row in rows) if r is not None)

@@ -5,21 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 from azure.keyvault.keys import KeyClient, KeyProperties, KeyVaultKey
 
-from shared.adapters.errors import is_disabled_key, translate
-from shared.errors import RotationError
+from shared.adapters.errors import MAX_CAUSE, Call, describe, is_disabled_key, translate
+from shared.errors import PermanentError, RotationError
 from shared.keyids import KeyRef
 from shared.model import KeyDetails, KeyVersion
 from shared.reasons import Reason
+from shared.troubleshooting import fix
 
 EPOCH = datetime.fromtimestamp(0, tz=UTC)
 
 
-def _error(exc: Exception, what: str) -> RotationError:
-    return translate(exc, what=what, forbidden=Reason.KEY_FORBIDDEN, not_found=Reason.KEY_NOT_FOUND,
-                     rejected=Reason.KEY_UNREADABLE)
+def _error(exc: Exception, what: str, key: KeyRef, needs: str = "read") -> RotationError:
+    return translate(exc, Call(what, forbidden=Reason.KEY_FORBIDDEN, not_found=Reason.KEY_NOT_FOUND,
+                               rejected=Reason.KEY_UNREADABLE, vault=key.vault_name, key=key.name, needs=needs))
+
+
+def _not_found(exc: ResourceNotFoundError, key: KeyRef) -> RotationError:
+    cause = f"listing versions of {key}: {describe(exc)}"[:MAX_CAUSE]
+    return PermanentError(Reason.KEY_NOT_FOUND, f"{cause}. Fix: {fix(Reason.KEY_NOT_FOUND)}")
 
 
 def _details(key: KeyVaultKey) -> KeyDetails:
@@ -34,8 +40,20 @@ class KeyVaultAdapter:
     def list_versions(self, key: KeyRef) -> list[KeyVersion]:
         try:
             return [_version(p) for p in self._client_for(key.vault_url).list_properties_of_key_versions(key.name)]
+        except ResourceNotFoundError as exc:
+            raise self._deleted(key) or _not_found(exc, key) from None
         except AzureError as exc:
-            raise _error(exc, f"listing versions of {key}") from None
+            raise _error(exc, f"listing versions of {key}", key) from None
+
+    def _deleted(self, key: KeyRef) -> RotationError | None:
+        """A key that is gone may be in the vault's recycle bin: say so, with the command that recovers it."""
+        try:
+            deleted = self._client_for(key.vault_url).get_deleted_key(key.name)
+        except AzureError:
+            return None  # not there, or the recycle bin cannot be read: the key is reported as not found
+        purge = deleted.scheduled_purge_date.isoformat() if deleted.scheduled_purge_date else "its purge date"
+        return PermanentError(Reason.KEY_SOFT_DELETED, f"{key} is deleted and recoverable until {purge}. Fix: "
+                              + fix(Reason.KEY_SOFT_DELETED, vault=key.vault_name, key=key.name))
 
     def get_current(self, key: KeyRef) -> tuple[str, KeyDetails] | None:
         found = self._get(key, None)
@@ -51,7 +69,7 @@ class KeyVaultAdapter:
         try:
             rotated = self._client_for(key.vault_url).rotate_key(key.name)
         except AzureError as exc:
-            raise _error(exc, f"rotating {key}") from None
+            raise _error(exc, f"rotating {key}", key, needs="create") from None
         return (rotated.properties.version or "").lower()
 
     def _get(self, key: KeyRef, version: str | None) -> KeyVaultKey | None:
@@ -62,9 +80,9 @@ class KeyVaultAdapter:
         except HttpResponseError as exc:
             if is_disabled_key(exc):
                 return None
-            raise _error(exc, f"reading {key.uri(version)}") from None
+            raise _error(exc, f"reading {key.uri(version)}", key) from None
         except AzureError as exc:
-            raise _error(exc, f"reading {key.uri(version)}") from None
+            raise _error(exc, f"reading {key.uri(version)}", key) from None
         return found if found.properties.enabled is not False else None
 
 

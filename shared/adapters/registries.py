@@ -19,7 +19,7 @@ from azure.mgmt.containerregistry.models import (
 from azure.mgmt.core.polling.arm_polling import ARMPolling, BodyContentPolling
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
-from shared.adapters.errors import describe, translate
+from shared.adapters.errors import Call, describe, translate
 from shared.armids import RegistryRef, parse_registry_id
 from shared.errors import RotationError, TemporaryError
 from shared.keyids import InvalidKeyId, KeyId, parse_key_id
@@ -28,8 +28,7 @@ from shared.reasons import Reason
 
 
 def _error(exc: Exception, what: str, rejected: Reason = Reason.UPDATE_REJECTED) -> RotationError:
-    return translate(exc, what=what, forbidden=Reason.FORBIDDEN, not_found=Reason.REGISTRY_NOT_FOUND,
-                     rejected=rejected)
+    return translate(exc, Call(what, rejected=rejected))
 
 
 class RegistryStatePolling(ARMPolling):

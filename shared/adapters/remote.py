@@ -22,6 +22,10 @@ class RemoteError(Exception):
     """A failure to reach or talk to the app, worded for the operator (never with a token in it)."""
 
 
+class NoToken(RemoteError):
+    """No token for the app's audience: not signed in, no consent, or no such application."""
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -64,9 +68,9 @@ class RemoteApp:
             return str(self._credential.get_token(f"{self.audience}/.default").token)
         except ClientAuthenticationError as exc:
             if "AADSTS65001" in str(exc):
-                raise RemoteError(consent_message(self.audience)) from None
+                raise NoToken(consent_message(self.audience)) from None
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RemoteError(f"could not get a token for {self.audience}: {first[:400]}") from None
+            raise NoToken(f"could not get a token for {self.audience}: {first[:400]}") from None
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
         headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}

@@ -63,7 +63,7 @@ def test_rotate_with_an_operator_token_rotates(az, estate, tenant, app_url, cli)
 
 def test_a_refusal_prints_the_role_needed_and_exits_2(az, estate, tenant, app_url, cli) -> None:
     code, out, _ = cli(tenant.credential(["Rotation.Read"]), "rotate", "--remote", app_url)
-    assert code == 2 and json.loads(out)["error"]["requiredRole"] == "Rotation.Operate"
+    assert code == 3 and json.loads(out)["error"]["requiredRole"] == "Rotation.Operate"
 
 
 def test_a_remote_run_prints_who_asked(az, estate, tenant, app_url, cli) -> None:
@@ -90,7 +90,7 @@ def test_break_glass_sends_the_reason(az, estate, tenant, app_url, cli) -> None:
 def test_missing_consent_says_what_to_grant(az, estate, tenant, app_url, cli) -> None:
     code, out, _ = cli(tenant.credential(["Rotation.Read"], consented=False), "status", "--remote", app_url)
     err = json.loads(out)["error"]["message"]
-    assert code == 2
+    assert code == 3
     assert "AADSTS65001" in err and "04b07795-8ddb-461a-bbee-02f9e1bf7b46" in err and "user_impersonation" in err
     assert f"az login --scope {tenant.app_id_uri}/.default" in err
 
@@ -99,7 +99,7 @@ def test_a_token_for_the_wrong_audience_is_a_401_with_the_challenge(az, estate, 
     code, out, _ = cli(tenant.credential(["Rotation.Read"]), "status", "--remote", app_url,
                        "--audience", "https://management.azure.com")
     answer = json.loads(out)
-    assert code == 2 and answer["error"]["message"] == "token is for another audience"
+    assert code == 3 and answer["error"]["message"] == "token is for another audience"
     assert answer["error"]["challenge"].startswith("Bearer ")
 
 

@@ -138,15 +138,21 @@ def test_a_key_our_identity_cannot_read_fails_permanently_without_patching(az, e
             authorization.role_assignments.delete_by_id(assignment.assignment_id)
     seed.create_key(az, estate.vault_url, estate.key_name)
     pinned = by_name(engine.run(RunRequest.sweep()))["acrpinned"]
-    assert (pinned.result, pinned.reason, pinned.transient) == (Result.FAILED, Reason.KEY_FORBIDDEN, False)
+    assert (pinned.result, pinned.reason, pinned.transient) == (Result.FAILED, Reason.KEY_FORBIDDEN_BY_RBAC, False)
+    assert "Fix: grant the app's identity Key Vault Reader on vault kv-acr-demo" in pinned.detail
     assert not app_patches(az)
 
 
-def test_a_deleted_key_is_reported_and_nothing_is_patched(az, estate, engine) -> None:
+def test_a_soft_deleted_key_is_reported_recoverable_and_a_purged_one_gone(az, estate, engine) -> None:
     with seed.key_client(az, estate.vault_url) as client:
         client.begin_delete_key(estate.key_name).result()
+        pinned = by_name(engine.run(RunRequest.sweep()))["acrpinned"]
+        assert (pinned.result, pinned.reason, pinned.transient) == (Result.FAILED, Reason.KEY_SOFT_DELETED, False)
+        assert f"az keyvault key recover --vault-name kv-acr-demo --name {estate.key_name}" in pinned.detail
+        client.purge_deleted_key(estate.key_name)
     pinned = by_name(engine.run(RunRequest.sweep()))["acrpinned"]
-    assert (pinned.result, pinned.reason) == (Result.FAILED, Reason.KEY_NOT_FOUND)
+    assert (pinned.result, pinned.reason, pinned.transient) == (Result.FAILED, Reason.KEY_NOT_FOUND, False)
+    assert "az keyvault key restore" in pinned.detail
     assert not app_patches(az)
 
 

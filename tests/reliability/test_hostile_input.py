@@ -124,3 +124,19 @@ def test_hostile_events_through_the_webhook_are_acknowledged_with_no_egress(az, 
     assert all(i["outcome"] == "succeeded" for i in host.invocations)
     assert {r["host"] for r in az.requests[before:]} <= {"127.0.0.1"}  # nothing but, at most, a token
     assert az.unexpected_egress == []
+
+
+@pytest.mark.standin
+def test_an_event_whose_nbf_and_exp_cannot_be_read_is_still_acted_on(az, estate, function_app_engine) -> None:
+    """NBF and EXP are never read (Key Vault is), so what they hold cannot make the app drop a valid hint."""
+    from emulator import seed
+
+    new = seed.create_key(az, estate.vault_url, estate.key_name)
+    [published] = [e for e in az.events if e["data"]["Version"] == new.properties.version]
+    garbled = dict(published, data={**published["data"], "NBF": "soon", "EXP": {"nested": True}})
+    with FunctionsHost(function_app.app) as host:
+        assert host.deliver("on_key_event", [garbled]) == 202
+    assert [i["outcome"] for i in host.invocations] == ["succeeded"]
+    patches = [r for r in az.requests if r["method"] == "PATCH" and r["status"] == 201]
+    assert [p["body"]["properties"]["encryption"]["keyVaultProperties"]["keyIdentifier"] for p in patches] == [
+        f"{estate.key_url}/{new.properties.version}"]

@@ -23,7 +23,7 @@ from shared.events import KeyEvent, KeyEventKind
 from shared.keyids import KeyId, KeyRef
 from shared.locks import KeyedLocks
 from shared.manual import ManualRequest
-from shared.model import KeyVersion
+from shared.model import KeyVersion, Registry
 from shared.planner import newest_usable_version
 from shared.requests import RunRequest
 from shared.settings import Settings
@@ -49,14 +49,11 @@ class World:
             self.arm.add(registry(name, version=self.versions(KEYS[k])[0].version, key=KEYS[k]))
         self.arm.add(registry("optedout", version="k0v0", key=KEYS[0], tags={"cmk-rotation": "off"}),
                      registry("versionless", version=None, versioned="k0v0", key=KEYS[0]))
-        original = self.arm.update_key
+        self.arm.on_update = self.record_move
 
-        def recording_update(reg, uri, poll):  # record the move, then apply it
-            with self.lock:
-                self.moves.append((reg.name, reg.version_in_use or "", uri.rsplit("/", 1)[-1]))
-            original(reg, uri, poll)
-
-        self.arm.update_key = recording_update  # type: ignore[method-assign]
+    def record_move(self, reg: Registry, uri: str) -> None:
+        with self.lock:
+            self.moves.append((reg.name, reg.version_in_use or "", uri.rsplit("/", 1)[-1]))
 
     def versions(self, key: KeyRef) -> list[KeyVersion]:
         return [v.attrs for v in self.kv.keys[key]]

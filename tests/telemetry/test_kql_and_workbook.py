@@ -10,7 +10,8 @@ import pytest
 
 ROOT = Path(__file__).parents[2]
 KQL = ROOT / "infra/kql"
-ALERT_QUERIES = ("failed-rotations", "keys-expiring", "expired-keys-in-use", "registries-lagging")
+ALERT_QUERIES = ("failed-rotations", "keys-expiring", "expired-keys-in-use", "registries-lagging",
+                 "configuration-problems")
 THRESHOLD_LINE = "let thresholdDays = 30;"
 
 
@@ -25,7 +26,7 @@ def test_each_alert_query_is_one_query_over_custom_events(name: str) -> None:
     *lets, query = statements(text)
     assert all(s.startswith("let ") for s in lets)
     assert query.startswith("customEvents") and "customDimensions" in query
-    assert '"RegistryKeyRotation"' in query or '"KeyExpiryAlert"' in query
+    assert '"RegistryKeyRotation"' in query or '"KeyExpiryAlert"' in query or '"RotationProblem"' in query
 
 
 def test_the_expiry_threshold_is_one_replaceable_line() -> None:

@@ -31,3 +31,26 @@ def test_a_failed_canary_is_a_rotation_problem_event(caplog: pytest.LogCaptureFi
     properties = vars(problem)  # extra attributes: what the exporter turns into customDimensions
     assert properties["reason"] == "CANARY_FAILED" and properties["transient"] == "false"
     assert "canary1" in properties["detail"] and properties["trigger"] == "sweep"
+
+
+@pytest.mark.parametrize("trigger", ["sweep", "event"])
+def test_a_credential_that_fails_everywhere_is_one_permanent_problem_event_per_run(
+        trigger: str, caplog: pytest.LogCaptureFixture) -> None:
+    """What the configuration-problems alert (infra/kql/configuration-problems.kql) reads: once per run, however
+    many subscriptions were tried; and an event run with it is acknowledged, not redelivered for a day."""
+    from shared import triggers
+    from shared.events import EventEnvelope
+
+    arm = FakeRegistries(listing_errors={"*": PermanentError(Reason.NO_CREDENTIAL, "no credential. Fix: az login")})
+    subscriptions = ("00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002")
+    engine = assemble(Settings(subscription_ids=subscriptions), FakeKeyVault(lambda: NOW), arm, clock=lambda: NOW,
+                      sink=TelemetrySink(), locks=KeyedLocks())
+    caplog.set_level(logging.INFO, logger="shared")
+    if trigger == "sweep":
+        triggers.sweep(lambda: engine)
+    else:
+        envelope = EventEnvelope("evt-1", "Microsoft.KeyVault.KeyNewVersionCreated", "acr-cmk", "/t",
+                                 {"Id": KEY.uri("abc123"), "ObjectType": "Key"})
+        assert triggers.key_event(envelope, lambda: engine) is not None  # no RetryLater: nothing to redeliver for
+    problems = [vars(r) for r in caplog.records if getattr(r, CUSTOM_EVENT, None) == PROBLEM_EVENT]
+    assert [(p["reason"], p["transient"], p["scope"]) for p in problems] == [("NO_CREDENTIAL", "false", "credential")]

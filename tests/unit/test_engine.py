@@ -136,7 +136,7 @@ def test_the_event_budget_defers_updates_it_cannot_start_in_time() -> None:
     engine, _, arm = setup(Settings(event_budget_s=10, max_parallel_per_subscription=1), clock)
     arm.add(*(registry(f"reg{i}", version="v1") for i in range(5)))
 
-    def slow_update(_r: object) -> None:  # each update takes 4 s of the injected clock
+    def slow_update(_r: object, _uri: str) -> None:  # each update takes 4 s of the injected clock
         clock.now += timedelta(seconds=4)
 
     arm.on_update = slow_update
@@ -182,20 +182,14 @@ def test_auto_rotate_is_off_by_default() -> None:
 
 def test_a_registry_deleted_between_listing_and_update_fails_alone() -> None:
     engine, _, arm = setup()
-    arm.add(registry("gone1", version="v1"), registry("fine1", version="v1"))
-    original = arm.get_registry
-    calls = {"n": 0}
-
-    def flaky_get(ref):  # the re-read before writing finds it gone
-        if ref.name == "gone1":
-            calls["n"] += 1
-            raise PermanentError(Reason.REGISTRY_NOT_FOUND, "gone")
-        return original(ref)
-
-    arm.get_registry = flaky_get  # type: ignore[method-assign]
+    gone = registry("gone1", version="v1")
+    arm.add(gone, registry("fine1", version="v1"))
+    arm.on_list = lambda _subscription: arm.registries.pop(gone.id.lower(), None)  # deleted right after listing
     report = engine.run(RunRequest.sweep())
     by_name = {o.registry_name: o for o in report.outcomes}
     assert by_name["gone1"].reason == Reason.REGISTRY_NOT_FOUND and by_name["fine1"].result == Result.ROTATED
+    assert arm.reads.count("gone1") == 1  # the re-read before writing found it gone
+    assert [patch[0] for patch in arm.patches] == [by_name["fine1"].registry]
 
 
 def test_canaries_move_first_and_the_rest_follow_when_they_succeed() -> None:
@@ -223,3 +217,20 @@ def test_a_failed_canary_holds_back_the_other_registries_on_its_key_and_is_repor
     assert by_name["elsewhere1"].result == Result.ROTATED  # another key is not held
     assert [p.reason for p in report.problems] == [Reason.CANARY_FAILED]
     assert [p[0].rsplit("/", 1)[-1] for p in arm.patches] == ["canary1", "elsewhere1"]
+
+
+def test_a_run_answers_with_the_documented_fields_and_no_ignored_field() -> None:
+    """The HTTP and CLI answer of a run (README, "The functions"); ``ignored`` was never set and is gone."""
+    engine, _, arm = setup()
+    arm.add(registry("pinned1", version="v1"))
+    answer = engine.run(RunRequest.sweep(dry_run=True)).to_dict()
+    assert set(answer) == {"trigger", "correlationId", "dryRun", "counts", "outcomes", "alerts", "keyVersionsCreated",
+                           "problems", "problemsFound", "durationMs", "requestedBy", "requestReason"}
+    assert set(answer["outcomes"][0]) == {"registry", "name", "subscription", "resourceGroup", "vault", "key",
+                                          "fromVersion", "toVersion", "result", "reason", "transient", "detail",
+                                          "trigger", "dryRun", "correlationId", "durationMs", "requestedBy",
+                                          "requestReason"}
+    assert answer["requestedBy"] == answer["outcomes"][0]["requestedBy"] == {
+        "kind": "system", "objectId": "", "name": "", "tenantId": "", "role": ""}
+    assert answer["outcomes"][0]["registry"].endswith("/registries/pinned1") and answer["outcomes"][0]["name"] == \
+        "pinned1"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from shared.composition import assemble
 from shared.errors import BadRequest, ConfigurationError
 from shared.keyids import Cloud
 from shared.manual import parse_rotate_body, parse_rotate_request
 from shared.settings import DEFAULTS, Settings, load_settings
+from tests.builders import NOW, SUB
 
-SUB = "00000000-0000-0000-0000-000000000001"
 REG = f"/subscriptions/{SUB}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/acrprod1"
 
 
@@ -94,3 +95,21 @@ def test_every_setting_is_read() -> None:
 def test_a_bad_setting_is_named_in_the_error(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         load_settings({name: value})
+
+
+def test_the_cli_is_validated_like_the_http_body() -> None:
+    """The CLI's flags become the HTTP body's fields and go through the same validation: no bypass of scope."""
+    from shared import triggers
+    from shared.__main__ import parser, rotate_fields
+    from tests.fakes import FakeKeyVault, FakeRegistries
+
+    engine = assemble(Settings(subscription_ids=(SUB,)), FakeKeyVault(lambda: NOW), FakeRegistries())
+    outside = "/subscriptions/00000000-0000-0000-0000-00000000dead/resourceGroups/rg/providers/" \
+              "Microsoft.ContainerRegistry/registries/acr1"
+    args = parser().parse_args(["rotate", "--registry", outside, "--to-version", "abc", "--allow-downgrade"])
+    assert rotate_fields(args) == {"registry": outside, "toVersion": "abc", "allowDowngrade": True}
+    answer = triggers.rotate_fields(rotate_fields(args), lambda: engine)
+    assert (answer.status, answer.body["error"]["field"]) == (400, "registry")
+    key_only = parser().parse_args(["rotate", "--key", "https://kv1.vault.azure.net/keys/k", "--allow-downgrade"])
+    answer = triggers.rotate_fields(rotate_fields(key_only), lambda: engine)
+    assert (answer.status, answer.body["error"]["field"]) == (400, "allowDowngrade")

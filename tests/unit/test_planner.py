@@ -101,7 +101,7 @@ CASES = [
          registry(), KeyObservation(KEY, error=Reason.KEY_FORBIDDEN),
          Action.LEAVE, Reason.KEY_FORBIDDEN, None, Result.FAILED),
     Case("a key Key Vault failed to serve fails transiently",
-         registry(), KeyObservation(KEY, error=Reason.KEY_UNREADABLE),
+         registry(), KeyObservation(KEY, error=Reason.KEY_UNREADABLE, error_transient=True),
          Action.LEAVE, Reason.KEY_UNREADABLE, None, Result.FAILED, transient=True),
     Case("a registry whose key is on a foreign host fails without a key read",
          registry(key_uri="https://evil.example.com/keys/acr-cmk/v1"), None,
