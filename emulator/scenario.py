@@ -33,7 +33,7 @@ def seed_estate(az: AzureStandIn, vault_name: str = "kv-acr-demo", subscription_
     """A vault with one RSA key, an identity allowed to wrap and unwrap with it, and three Premium
     registries: pinned to the current version, versionless, and pinned but opted out."""
     sub = az.subscription_ids[subscription_index]
-    vault_url = seed.create_vault(az, sub, RESOURCE_GROUP, vault_name)
+    vault_url = seed.create_vault(az, sub, RESOURCE_GROUP, vault_name, purge_protection=True)  # as ACR advises
     key = seed.create_key(az, vault_url, KEY_NAME, "RSA", size=2048)
     identity_id, client_id, principal_id = seed.create_identity(az, sub, RESOURCE_GROUP, "id-acr-cmk")
     vault_id = f"/subscriptions/{sub}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/{vault_name}"

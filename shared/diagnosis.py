@@ -54,12 +54,26 @@ def access_problem(registry: Registry, vault: VaultAccess | None, roles: frozens
     return None if roles & WRAP_ROLE_IDS else Problem.IDENTITY_WITHOUT_KEY_ACCESS
 
 
+def vault_problems(registry: Registry, vault: VaultAccess | None) -> list[Problem]:
+    """Risks in the vault's configuration for this registry (never judged for Managed HSM)."""
+    if vault is None or registry.key_id is None or ".managedhsm." in registry.key_id.key.host:
+        return []
+    found = []
+    trusted = registry.encryption_identity.lower() == "system" and vault.trusted_services
+    if vault.public_network != "open" and not trusted:
+        found.append(Problem.VAULT_FIREWALL_BLOCKS_REGISTRY)
+    if not vault.purge_protection:
+        found.append(Problem.VAULT_WITHOUT_PURGE_PROTECTION)
+    return found
+
+
 def problems_of(registry: Registry, key: KeyObservation | None, now: datetime, near_expiry_days: int,
                 access: AccessObservation) -> list[Finding]:
     problems = registry_problems(registry, key, now, near_expiry_days)
-    extra = [key_type_problem(key)]
+    extra: list[Problem | None] = [key_type_problem(key)]
     if access.checked:
         extra.append(access_problem(registry, access.vault_of(registry), access.roles_of(registry)))
+        extra.extend(vault_problems(registry, access.vault_of(registry)))
     return problems + [p for p in extra if p is not None and p not in problems]
 
 

@@ -23,7 +23,7 @@ from shared.expiry import expiry_alerts
 from shared.key_rotation import KeyRotator
 from shared.keyids import KeyRef
 from shared.model import AccessObservation, KeyObservation, Registry
-from shared.observe import observe_access, observe_keys
+from shared.observe import confirm_unreachable_vaults, observe_access, observe_keys
 from shared.outcomes import Outcome, RunProblem, RunReport, once_per_run
 from shared.planner import plan
 from shared.ports import AccessPort, KeyVaultPort, RegistryPort
@@ -72,15 +72,15 @@ class RotationEngine:
                 "rotation.dry_run": request.dry_run or self.settings.dry_run}) as span:
             report = self._run(replace(request, dry_run=request.dry_run or self.settings.dry_run))
             span.set_attributes({f"rotation.count.{k}": v for k, v in report.counts().items()})
-            for outcome in report.outcomes:  # inside the span: each event carries the run's operation id
-                self._notify(self.sink.outcome, outcome)
-            self._notify(self.sink.run, report)
-        return report
+            # Inside the span: each event carries the run's operation id.
+            recorded = [self._notify(self.sink.outcome, o) for o in report.outcomes] + [
+                self._notify(self.sink.run, report)]
+        return replace(report, recorded=all(recorded))
 
     def _run(self, request: RunRequest) -> RunReport:
         started, began = self.clock(), time.monotonic()
         registries, problems = self.discovery.discover(request.scope)
-        keys = observe_keys(self.keyvault, registries, started, request)
+        keys = self._confirmed(observe_keys(self.keyvault, registries, started, request))
         successors = self.rotator.create_successors(registries, keys, request.dry_run) \
             if self.settings.auto_rotate_keys else None
         keys = successors.keys if successors else keys
@@ -101,7 +101,7 @@ class RotationEngine:
         """Every CMK registry in scope (or on one key), its key and its problems, read once; nothing written."""
         registries, problems = self.discovery.discover(Scope(key=key))
         now = self.clock()
-        keys = observe_keys(self.keyvault, registries, now)
+        keys = self._confirmed(observe_keys(self.keyvault, registries, now))
         found = diagnose(registries, keys, self._access(registries), now, self.settings.near_expiry_days)
         return build_status(registries, keys, now, found, once_per_run(problems))
 
@@ -117,6 +117,12 @@ class RotationEngine:
         self._notify(self.sink.run, report)
         return report
 
+    def _confirmed(self, keys: dict[KeyRef, KeyObservation]) -> dict[KeyRef, KeyObservation]:
+        """Vaults whose names do not resolve, checked with ARM (only then, and only with the access reads)."""
+        if self.access is None:
+            return keys
+        return confirm_unreachable_vaults(keys, self.access, self.registries.list_subscription_ids)
+
     def _access(self, registries: Sequence[Registry]) -> AccessObservation:
         if self.access is None:
             return AccessObservation()
@@ -124,11 +130,13 @@ class RotationEngine:
                               self.registries.list_subscription_ids)
 
     @staticmethod
-    def _notify(deliver: Callable[[Any], None], item: object) -> None:
+    def _notify(deliver: Callable[[Any], None], item: object) -> bool:
         try:
             deliver(item)
         except Exception:  # telemetry trouble must not undo or hide the work itself
             log.exception("recording %s failed", type(item).__name__)
+            return False
+        return True
 
 
 def _expiry_of(keys: dict[KeyRef, KeyObservation]) -> dict[tuple[KeyRef, str], datetime]:

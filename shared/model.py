@@ -128,6 +128,9 @@ class VaultAccess:
     name: str
     rbac: bool
     policies: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
+    purge_protection: bool = True  # enablePurgeProtection (absent on the wire means off)
+    public_network: str = "open"  # "open", "firewalled" (networkAcls default Deny) or "closed" (public access off)
+    trusted_services: bool = True  # networkAcls.bypass AzureServices: lets a registry's system identity through
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
 
@@ -19,6 +20,7 @@ from shared.parallel import each
 from shared.ports import AccessPort, KeyVaultPort
 from shared.reasons import KEY_READ_FAILURES, Reason
 from shared.requests import RunRequest
+from shared.troubleshooting import fix
 from shared.versions import candidate_versions, details_usable
 
 log = logging.getLogger(__name__)
@@ -127,3 +129,37 @@ def _roles(access: AccessPort, registries: Sequence[Registry],
                 log.info("diagnosis: role assignments on %s not readable: %s", vault.id, exc.message)
                 roles[cache_key] = None
     return roles
+
+
+def confirm_unreachable_vaults(keys: Mapping[KeyRef, KeyObservation], access: AccessPort,
+                               subscriptions: Callable[[], list[str]]) -> dict[KeyRef, KeyObservation]:
+    """A vault whose name does not resolve is gone only when ARM says so: no readable subscription lists it, and
+    every one could be read; or it is among the soft-deleted vaults. Until then it stays VAULT_UNREACHABLE."""
+    unreachable = {ref.vault_name for ref, o in keys.items() if o.error == Reason.VAULT_UNREACHABLE}
+    if not unreachable:
+        return dict(keys)
+    try:
+        listed = subscriptions()
+    except RotationError:
+        return dict(keys)
+    present, deleted, complete = set(), set(), True
+    for found in each(listed, lambda s: ([v.name for v in access.list_vaults(s)], access.list_deleted_vault_names(s))):
+        if isinstance(found, RotationError):
+            complete = False
+        else:
+            present.update(found[0])
+            deleted.update(found[1])
+    return {ref: _confirmed(o, ref, present, deleted, complete) if ref.vault_name in unreachable else o
+            for ref, o in keys.items()}
+
+
+def _confirmed(observation: KeyObservation, ref: KeyRef, present: set[str], deleted: set[str],
+               complete: bool) -> KeyObservation:
+    if ref.vault_name in deleted:
+        cause = f"vault {ref.vault_name} is soft-deleted"
+    elif complete and ref.vault_name not in present:
+        cause = f"vault {ref.vault_name} does not exist in any subscription the app can read"
+    else:
+        return observation
+    return replace(observation, error=Reason.VAULT_DELETED, error_transient=False,
+                   error_detail=f"{cause}. Fix: {fix(Reason.VAULT_DELETED, vault=ref.vault_name)}")

@@ -69,6 +69,10 @@ class AccessPort(Protocol):
     def role_ids(self, principal_id: str, vault_id: str, key_name: str) -> frozenset[str]:
         ...
 
+    def list_deleted_vault_names(self, subscription_id: str) -> list[str]:
+        """Names of the soft-deleted vaults of a subscription (ARM's deletedVaults)."""
+        ...
+
 
 class DispatchPort(Protocol):
     """The opt-in rotation queue: one message per registry, applied by ``apply_rotation``."""

@@ -88,6 +88,10 @@ class Problem(StrEnum):
     KEY_TYPE_UNSUPPORTED = "KEY_TYPE_UNSUPPORTED"  # the key's current version is not RSA
     IDENTITY_WITHOUT_KEY_ACCESS = "IDENTITY_WITHOUT_KEY_ACCESS"  # the registry's identity cannot wrap/unwrap
     KEY_ACCESS_UNKNOWN = "KEY_ACCESS_UNKNOWN"  # the vault or its role assignments could not be read
+    # The vault takes public traffic only from trusted services, and the registry is not one: its encryption identity
+    # is user-assigned (only a system-assigned one counts), or the vault does not let trusted services through.
+    VAULT_FIREWALL_BLOCKS_REGISTRY = "VAULT_FIREWALL_BLOCKS_REGISTRY"
+    VAULT_WITHOUT_PURGE_PROTECTION = "VAULT_WITHOUT_PURGE_PROTECTION"  # a deleted key could be purged at once
 
 
 # Failures that are about the app's own identity, not about any one registry: the CLI exits 3 for them, and a

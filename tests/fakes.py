@@ -10,7 +10,7 @@ from datetime import datetime
 from shared.armids import RegistryRef
 from shared.errors import PermanentError, RotationError
 from shared.keyids import KeyId, KeyRef
-from shared.model import KeyDetails, KeyVersion, Registry
+from shared.model import KeyDetails, KeyVersion, Registry, VaultAccess
 from shared.reasons import Reason
 
 
@@ -111,3 +111,26 @@ class FakeRegistries:
         self.registries[registry.id.lower()] = replace(registry, key_id=new_id, key_id_raw=key_uri,
                                                        versioned_key_id=new_id)
         return self.registries.get(registry.id.lower())
+
+
+@dataclass
+class FakeAccess:
+    """Vaults per subscription, soft-deleted vault names, and role assignments, as ARM's access reads see them."""
+
+    vaults: dict[str, list[VaultAccess]] = field(default_factory=dict)
+    deleted: dict[str, list[str]] = field(default_factory=dict)
+    roles: dict[tuple[str, str, str], frozenset[str]] = field(default_factory=dict)
+    unreadable: set[str] = field(default_factory=set)  # subscriptions whose listings fail
+
+    def list_vaults(self, subscription_id: str) -> list[VaultAccess]:
+        if subscription_id in self.unreadable:
+            raise PermanentError(Reason.FORBIDDEN, f"listing vaults in {subscription_id}")
+        return self.vaults.get(subscription_id, [])
+
+    def list_deleted_vault_names(self, subscription_id: str) -> list[str]:
+        if subscription_id in self.unreadable:
+            raise PermanentError(Reason.FORBIDDEN, f"listing deleted vaults in {subscription_id}")
+        return self.deleted.get(subscription_id, [])
+
+    def role_ids(self, principal_id: str, vault_id: str, key_name: str) -> frozenset[str]:
+        return self.roles.get((principal_id, vault_id.lower(), key_name), frozenset())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from azure.core.exceptions import AzureError
 from azure.mgmt.authorization import AuthorizationManagementClient
@@ -16,6 +17,17 @@ from shared.reasons import Reason
 
 def _error(exc: Exception, what: str) -> RotationError:
     return translate(exc, Call(what, not_found=Reason.KEY_NOT_FOUND))
+
+
+def _network(props: Any) -> tuple[str, bool]:
+    """How the vault takes public traffic: publicNetworkAccess Disabled overrides networkAcls; absent acls: open."""
+    acls = props.network_acls
+    bypass = str(getattr(acls, "bypass", None) or "AzureServices").lower() == "azureservices"
+    if str(props.public_network_access or "Enabled").lower() == "disabled":
+        return "closed", bypass
+    if acls is not None and str(acls.default_action or "Allow").lower() == "deny":
+        return "firewalled", bypass
+    return "open", bypass
 
 
 class AccessAdapter:
@@ -37,9 +49,15 @@ class AccessAdapter:
                                                      for k in (p.permissions.keys_property or ()))
                 for p in (props.access_policies or ()) if p.object_id and p.permissions is not None
             }
-            found.append(VaultAccess(str(vault.id), str(vault.name).lower(),
-                                     bool(props.enable_rbac_authorization), policies))
+            found.append(VaultAccess(str(vault.id), str(vault.name).lower(), bool(props.enable_rbac_authorization),
+                                     policies, bool(props.enable_purge_protection), *_network(props)))
         return found
+
+    def list_deleted_vault_names(self, subscription_id: str) -> list[str]:
+        try:
+            return [str(v.name).lower() for v in self._vaults_for(subscription_id).vaults.list_deleted()]
+        except AzureError as exc:
+            raise _error(exc, f"listing deleted vaults in subscription {subscription_id}") from None
 
     def role_ids(self, principal_id: str, vault_id: str, key_name: str) -> frozenset[str]:
         """Role definition ids the principal holds on the vault (at or above it) or on this key."""

@@ -229,7 +229,7 @@ def test_the_sweep_finds_an_identity_that_lost_access_to_its_key(az, estate, eng
 def test_the_sweep_judges_access_to_a_key_in_a_subscription_without_registries(az, estate, engine) -> None:
     # A central security subscription holds the vault; the registries live elsewhere.
     security = az.subscription_ids[1]
-    vault_url = seed.create_vault(az, security, "rg-security", "kv-central")
+    vault_url = seed.create_vault(az, security, "rg-security", "kv-central", purge_protection=True)
     key = seed.create_key(az, vault_url, "acr-central")
     vault_id = f"/subscriptions/{security}/resourceGroups/rg-security/providers/Microsoft.KeyVault/vaults/kv-central"
     access = seed.grant(az, estate.identity_principal_id, "Key Vault Crypto Service Encryption User", vault_id)

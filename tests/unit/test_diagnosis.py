@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 import pytest
 
-from shared.diagnosis import access_problem, key_type_problem, problems_of
+from shared.diagnosis import access_problem, key_type_problem, problems_of, vault_problems
 from shared.keyids import KeyId, KeyRef
 from shared.model import AccessObservation, KeyDetails, VaultAccess
 from shared.reasons import Problem
@@ -65,3 +65,27 @@ def test_access_is_only_judged_when_it_was_checked() -> None:
     read = AccessObservation(MappingProxyType({"kv-prod": RBAC}), roles, checked=True)
     assert problems_of(REG, key, NOW, 30, AccessObservation()) == []
     assert problems_of(REG, key, NOW, 30, read) == [IDENTITY_WITHOUT_KEY_ACCESS]
+
+
+@pytest.mark.parametrize(("identity", "network", "trusted", "expected"), [
+    (CLIENT_ID, "open", True, []),
+    (CLIENT_ID, "firewalled", True, [Problem.VAULT_FIREWALL_BLOCKS_REGISTRY]),
+    (CLIENT_ID, "closed", True, [Problem.VAULT_FIREWALL_BLOCKS_REGISTRY]),
+    ("system", "firewalled", True, []),
+    ("system", "closed", True, []),
+    ("system", "firewalled", False, [Problem.VAULT_FIREWALL_BLOCKS_REGISTRY]),
+], ids=["an open vault", "a firewall and a user-assigned identity", "public access off and a user-assigned identity",
+        "a firewall and the system identity through trusted services",
+        "public access off and the system identity through trusted services",
+        "a firewall that lets no trusted service through"])
+def test_only_a_system_identity_passes_a_vault_firewall_as_a_trusted_service(identity, network, trusted,
+                                                                              expected) -> None:
+    reg = replace(REG, encryption_identity=identity)
+    vault = replace(RBAC, public_network=network, trusted_services=trusted)
+    assert vault_problems(reg, vault) == expected
+
+
+def test_a_vault_without_purge_protection_is_a_risk_worth_a_warning() -> None:
+    assert vault_problems(REG, replace(RBAC, purge_protection=False)) == [Problem.VAULT_WITHOUT_PURGE_PROTECTION]
+    hsm = replace(REG, key_id=KeyId(KeyRef("hsm1.managedhsm.azure.net", "k"), "v1"))
+    assert vault_problems(hsm, replace(RBAC, purge_protection=False)) == []
