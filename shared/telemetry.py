@@ -66,7 +66,7 @@ class TelemetrySink(OutcomeSink):
                         extra={CUSTOM_EVENT: PROBLEM_EVENT, **_properties({
                             "scope": problem.scope, "reason": problem.reason.value, "transient": problem.transient,
                             "detail": problem.detail, "trigger": report.trigger.value,
-                            "correlationId": report.correlation_id})})
+                            "correlationId": report.correlation_id, **who_asked(report)})})
         counts = report.counts()
         log.info("run %s (%s): %s", report.correlation_id, report.trigger.value, counts,
                  extra={CUSTOM_EVENT: RUN_EVENT, **run_properties(report)})
@@ -99,7 +99,7 @@ def rotation_properties(outcome: Outcome) -> dict[str, Property]:
 def alert_properties(alert: ExpiryAlert, report: RunReport) -> dict[str, Property]:
     d = alert_to_dict(alert)
     d.update(affectedRegistryCount=len(alert.affected_registries), trigger=report.trigger.value,
-             correlationId=report.correlation_id)
+             correlationId=report.correlation_id, **who_asked(report))
     return _properties(d)
 
 
@@ -108,8 +108,14 @@ def run_properties(report: RunReport) -> dict[str, Property]:
         "trigger": report.trigger.value, "correlationId": report.correlation_id, "dryRun": report.dry_run,
         "durationMs": report.duration_ms, **report.counts(), "alerts": len(report.alerts),
         "problems": len(report.problems), "keyVersionsCreated": len(report.key_versions_created),
-        **requester_properties(requester_to_dict(report.request.requested_by)), "requestReason": report.request.reason,
+        **who_asked(report),
     })
+
+
+def who_asked(report: RunReport) -> dict[str, str]:
+    """The requester and reason of the run, on every event it emits (a manual run's alerts and problems too)."""
+    return {**requester_properties(requester_to_dict(report.request.requested_by)),
+            "requestReason": report.request.reason}
 
 
 def requester_properties(requested_by: Mapping[str, str]) -> dict[str, str]:

@@ -213,3 +213,16 @@ def test_functionkey_runs_are_attributed_to_functionkey(az, estate, tenant, monk
                            {"dryRun": True}, headers={"X-MS-CLIENT-PRINCIPAL-NAME": "mallory@contoso.example"})
     assert status == 200 and body["requestedBy"]["kind"] == "functionkey"
     assert "mallory" not in json.dumps(body) + json.dumps(events.events)
+
+
+def test_a_manual_runs_alerts_carry_who_asked_too(az, estate, tenant, events) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    new = seed.create_key(az, estate.vault_url, estate.key_name)
+    seed.update_key(az, estate.vault_url, estate.key_name, new.properties.version,
+                    expires_on=datetime.now(UTC) + timedelta(days=5))
+    status, body, _ = call("rotate", tenant.mint(["Rotation.Read"], name="auditor@contoso.example"), {"dryRun": True})
+    assert status == 200 and body["alerts"]
+    alerts = events.named("KeyExpiryAlert")
+    assert alerts and {(a["requestedBy"], a["requestedByRole"]) for a in alerts} == {
+        ("auditor@contoso.example", "Rotation.Read")}
