@@ -46,6 +46,12 @@ def status(req: func.HttpRequest) -> func.HttpResponse:
     return _answer(*operator_http.status(req.headers))
 
 
+@app.route(route="doctor", methods=["GET"], auth_level=OPERATOR_AUTH)
+def doctor(req: func.HttpRequest) -> func.HttpResponse:
+    """The deployment checked end to end, as the app's own identity and from its own network; reads only."""
+    return _answer(*operator_http.doctor(req.headers))
+
+
 # Opt-in fan-out (ROTATION_QUEUE_NAME): registered only when set, since the host cannot start a queue
 # trigger whose queue name resolves to nothing; unset, events and sweeps apply in-process.
 if os.environ.get("ROTATION_QUEUE_NAME", "").strip():

@@ -150,6 +150,7 @@ var rotationSettings = {
   ROTATION_AUTH_TENANT_ID: tenant().tenantId // tokens are accepted from this tenant only
   ROTATION_AUTH_CLIENT_ID: authClientId
   ROTATION_AUTH_APP_ID_URI: authAppIdUri
+  EVENTGRID_SYSTEM_TOPIC_IDS: join(systemTopicIds, ',') // doctor only: the topics it reads (Reader on each)
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -268,6 +269,17 @@ module rbacVaults 'app/rbac-keyvault.bicep' = [for (v, i) in watchedVaults: {
     appPrincipalId: identity.outputs.principalId
     autoRotateKeys: autoRotateKeys
   }
+}]
+
+// ... each watched vault's Event Grid system topic (Reader on the topic alone: doctor reads its subscriptions) ...
+module rbacTopics 'app/rbac-systemtopic.bicep' = [for (t, i) in systemTopicIds: {
+  name: 'rbac-evgt-${i}-${take(uniqueString(t), 6)}'
+  scope: resourceGroup(split(t, '/')[2], split(t, '/')[4])
+  params: {
+    systemTopicName: last(split(t, '/'))
+    appPrincipalId: identity.outputs.principalId
+  }
+  dependsOn: [systemTopics, existingTopics]
 }]
 
 // ... and the registries' scope: whole subscriptions, or only the named resource groups in them.

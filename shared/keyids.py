@@ -89,7 +89,7 @@ def parse_key_id(raw: object, allowed_suffixes: tuple[str, ...]) -> KeyId:
         raise InvalidKeyId("key id is too long")
     try:
         parts = urlsplit(raw.strip())
-        port = parts.port  # raises ValueError for a port that is not a number ("https://x:$/keys/k")
+        port = parts.port  # urllib raises for a port that is not a number ("https://:$"), urlsplit for "https://["
     except ValueError:
         raise InvalidKeyId("key id must be a plain https://<vault host>/keys/<name> URL") from None
     if parts.scheme.lower() != "https":

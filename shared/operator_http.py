@@ -91,3 +91,12 @@ def status(headers: Mapping[str, str], gate_factory: GateFactory = _default_gate
         return admitted
     answer = triggers.status()
     return answer.status, answer.body, {}
+
+
+def doctor(headers: Mapping[str, str], gate_factory: GateFactory = _default_gate) -> HttpAnswer:
+    """``GET /api/doctor``: Rotation.Read."""
+    admitted = admit(headers, Action.DOCTOR, gate_factory)
+    if not isinstance(admitted, Admitted):
+        return admitted
+    answer = triggers.doctor()
+    return answer.status, answer.body, {}

@@ -19,13 +19,18 @@ def _error(exc: Exception, what: str) -> RotationError:
     return translate(exc, Call(what, not_found=Reason.KEY_NOT_FOUND))
 
 
+def _text(value: Any, default: str) -> str:
+    """An SDK enum or a plain string, lower-cased (``str()`` of an azure-core enum is its name, not its value)."""
+    return str(getattr(value, "value", value) or default).lower()
+
+
 def _network(props: Any) -> tuple[str, bool]:
     """How the vault takes public traffic: publicNetworkAccess Disabled overrides networkAcls; absent acls: open."""
     acls = props.network_acls
-    bypass = str(getattr(acls, "bypass", None) or "AzureServices").lower() == "azureservices"
-    if str(props.public_network_access or "Enabled").lower() == "disabled":
+    bypass = _text(getattr(acls, "bypass", None), "AzureServices") == "azureservices"
+    if _text(props.public_network_access, "Enabled") == "disabled":
         return "closed", bypass
-    if acls is not None and str(acls.default_action or "Allow").lower() == "deny":
+    if acls is not None and _text(acls.default_action, "Allow") == "deny":
         return "firewalled", bypass
     return "open", bypass
 

@@ -32,7 +32,7 @@ def call(name: str, token: str | None = None, body: object = None, headers: dict
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     raw = body if isinstance(body, bytes) else json.dumps(body if body is not None else {}).encode()
-    method, route = ("GET", "/api/status") if name == "status" else ("POST", "/api/rotate")
+    method, route = ("GET", f"/api/{name}") if name in ("status", "doctor") else ("POST", "/api/rotate")
     resp = user_functions(function_app.app)[name](func.HttpRequest(method, route, body=raw, headers=headers))
     assert resp.mimetype == "application/json" and resp.headers.get("Cache-Control") == "no-store"
     return resp.status_code, json.loads(resp.get_body()), resp.headers
@@ -69,8 +69,9 @@ def test_rotation_operate_rotates(az, estate, tenant) -> None:
     assert [(o["result"], o["toVersion"]) for o in body["outcomes"]] == [("rotated", new.properties.version)]
 
 
-def test_rotation_operate_is_not_enough_for_status(az, estate, tenant) -> None:
-    status, body, _ = call("status", tenant.mint(["Rotation.Operate"]))
+@pytest.mark.parametrize("endpoint", ["status", "doctor"])
+def test_rotation_operate_is_not_enough_to_read(az, estate, tenant, endpoint) -> None:
+    status, body, _ = call(endpoint, tenant.mint(["Rotation.Operate", "Rotation.BreakGlass"]))
     assert (status, body["error"]["code"], body["error"]["requiredRole"]) == (403, "Forbidden", "Rotation.Read")
 
 
@@ -103,7 +104,7 @@ def test_bad_tokens_are_401_before_anything_is_read(az, estate, tenant, kind) ->
         "unknown-kid": lambda: tenant.mint(roles, kid="rolled-out-long-ago"),
     }[kind]()
     before = arm_calls(az)
-    for name, body in (("status", None), ("rotate", {"dryRun": True}), ("rotate", {})):
+    for name, body in (("status", None), ("doctor", None), ("rotate", {"dryRun": True}), ("rotate", {})):
         status, answer, headers = call(name, token, body)
         assert status == 401 and answer["error"]["code"] == "Unauthenticated"
         assert headers["WWW-Authenticate"].startswith("Bearer ")

@@ -60,7 +60,7 @@ def test_operator_routes_ask_the_host_for_a_key_only_outside_entra_mode() -> Non
 
     source = (ROOT / "function_app.py").read_text()
     routes = re.findall(r"@app\.route\((.*?)\)\n", source)
-    assert len(routes) == 2 and all("auth_level=OPERATOR_AUTH" in r for r in routes)
+    assert len(routes) == 3 and all("auth_level=OPERATOR_AUTH" in r for r in routes)  # rotate, status, doctor
     expected = "function" if operator_routes_need_function_key(os.environ) else "anonymous"
     assert function_app.OPERATOR_AUTH.value == expected
 
