@@ -339,3 +339,7 @@ output AZURE_STORAGE_ACCOUNT_ID string = storage.outputs.id
 output EVENTGRID_SYSTEM_TOPIC_IDS string = join(systemTopicIds, ',')
 output EVENTGRID_DEAD_LETTER_CONTAINER string = deadLetterContainerName
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
+// Who may call the operator endpoints, for the postdeploy hook's GET /api/doctor (and `azd env get-value`).
+output ROTATION_HTTP_AUTH string = httpAuth
+output ROTATION_AUTH_CLIENT_ID string = authClientId
+output ROTATION_AUTH_APP_ID_URI string = authAppIdUri
