@@ -6,7 +6,7 @@ from pathlib import Path
 
 import azure.functions as func
 
-from shared import logsetup, operator_http, triggers
+from shared import logsetup, triggers
 from shared.events import envelope_from_function_event
 from shared.settings import operator_routes_need_function_key
 
@@ -36,19 +36,26 @@ def _answer(status_code: int, body: dict[str, object], headers: dict[str, str]) 
                              headers={**headers, "Cache-Control": "no-store"})
 
 
+# The operator routes load the token check (shared.operator_http, PyJWT) on first use, not at function indexing.
 @app.route(route="rotate", methods=["POST"], auth_level=OPERATOR_AUTH)
 def rotate(req: func.HttpRequest) -> func.HttpResponse:
+    from shared import operator_http
+
     return _answer(*operator_http.rotate(req.headers, req.get_body()))
 
 
 @app.route(route="status", methods=["GET"], auth_level=OPERATOR_AUTH)
 def status(req: func.HttpRequest) -> func.HttpResponse:
+    from shared import operator_http
+
     return _answer(*operator_http.status(req.headers))
 
 
 @app.route(route="doctor", methods=["GET"], auth_level=OPERATOR_AUTH)
 def doctor(req: func.HttpRequest) -> func.HttpResponse:
     """The deployment checked end to end, as the app's own identity and from its own network; reads only."""
+    from shared import operator_http
+
     return _answer(*operator_http.doctor(req.headers))
 
 

@@ -8,6 +8,7 @@ engine, shape the answer.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -15,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import BadRequest, ConfigurationError
 from shared.events import EventEnvelope, IgnoredEvent, InvalidEvent, parse_key_event
 from shared.queue_messages import DEFAULT_MAX_DEQUEUE, InvalidMessage, parse_message
-from shared.requests import SYSTEM, Requester, RunRequest, new_correlation_id
 
 if TYPE_CHECKING:  # the engine and its model load with the engine, on first use, not at function indexing
     from shared.doctor import DoctorReport
     from shared.engine import RotationEngine
     from shared.outcomes import RunReport
+    from shared.requests import Requester
     from shared.status import StatusReport
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def key_event(envelope: EventEnvelope, engine_factory: EngineFactory = _default_
 
 def sweep(engine_factory: EngineFactory = _default_engine) -> RunReport:
     """The timer's sweep. Failures are recorded as outcomes; the next sweep tries again."""
+    from shared.requests import RunRequest
+
     return engine_factory().run(RunRequest.sweep())
 
 
@@ -103,7 +106,7 @@ def _error(status: int, message: str, field: str | None = None, **extra: Any) ->
 
 def _answered(what: str, produce: Callable[[str], RunReport | StatusReport | DoctorReport]) -> Answer:
     """200 with the report; 400 naming the bad field; 500 with a message, never a stack trace."""
-    correlation_id = new_correlation_id()
+    correlation_id = str(uuid.uuid4())
     try:
         report = produce(correlation_id)
     except BadRequest as exc:
@@ -117,16 +120,17 @@ def _answered(what: str, produce: Callable[[str], RunReport | StatusReport | Doc
     return Answer(200, report.to_dict(), report)
 
 
-def rotate(body: bytes, engine_factory: EngineFactory = _default_engine, requested_by: Requester = SYSTEM,
+def rotate(body: bytes, engine_factory: EngineFactory = _default_engine, requested_by: Requester | None = None,
            reason: str = "") -> Answer:
     """A manual run over HTTP: the body is JSON, validated as ``rotate_fields`` validates the CLI's. Who asked
     (and their free-text reason) come from ``shared.operator_http``, which checked them."""
 
     def run(correlation_id: str) -> RunReport:
         from shared.manual import parse_rotate_body
+        from shared.requests import SYSTEM
 
         engine = engine_factory()
-        request = parse_rotate_body(body, engine.settings).request(correlation_id, requested_by)
+        request = parse_rotate_body(body, engine.settings).request(correlation_id, requested_by or SYSTEM)
         return engine.run(replace(request, reason=reason))
 
     return _answered("manual run", run)
@@ -146,6 +150,8 @@ def rotate_fields(fields: Mapping[str, Any], engine_factory: EngineFactory = _de
 
 def cli_sweep(dry_run: bool, engine_factory: EngineFactory = _default_engine) -> Answer:
     """The sweep, run by an operator: same errors-as-answers contract as ``rotate``."""
+    from shared.requests import RunRequest
+
     return _answered("sweep", lambda correlation_id: engine_factory().run(
         RunRequest.sweep(correlation_id, dry_run=dry_run)))
 
