@@ -85,7 +85,7 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--remote", metavar="URL", help="a deployed app, like https://<app>.azurewebsites.net")
         command.add_argument("--audience", help="with --remote: the app's application ID URI (api://<client id>); "
                                                 "default ROTATION_AUTH_APP_ID_URI or api://ROTATION_AUTH_CLIENT_ID")
-    rotate.add_argument("--reason", help="with --remote: why (required for a downgrade; recorded verbatim)")
+    rotate.add_argument("--reason", help="why (recorded verbatim; required for a downgrade with --remote)")
     return root
 
 
@@ -105,15 +105,18 @@ def answer(args: argparse.Namespace) -> triggers.Answer:
         from shared import remote
 
         return remote.answer(args)
-    if getattr(args, "reason", None) or getattr(args, "audience", None):
-        raise SystemExit("--reason and --audience go with --remote (a local run is not attributed to anyone)")
+    if getattr(args, "audience", None):
+        raise SystemExit("--audience goes with --remote")
     if args.command == "status":
         return triggers.status()
-    if args.command == "sweep":
-        return triggers.cli_sweep(args.dry_run)
     if args.command == "doctor":
         return triggers.doctor(args.app)
-    return triggers.rotate_fields(rotate_fields(args))
+    # A local run writes as the operator's own credential: attributed to the identity it signs in as.
+    from shared.composition import cli_requester
+
+    if args.command == "sweep":
+        return triggers.cli_sweep(args.dry_run, requested_by=cli_requester())
+    return triggers.rotate_fields(rotate_fields(args), requested_by=cli_requester(), reason=args.reason or "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

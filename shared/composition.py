@@ -40,6 +40,7 @@ from shared.keyids import Cloud
 from shared.locks import PROCESS_LOCKS, KeyedLocks
 from shared.logsetup import quiet_azure_loggers
 from shared.ports import AccessPort, DispatchPort, InventoryPort, KeyVaultPort, RegistryPort
+from shared.requests import Requester
 from shared.rollout import MAX_WORKERS, Applier, Rollout
 from shared.settings import Settings, load_settings
 from shared.telemetry import CONNECTION_STRING, TelemetrySink, already_configured, running_in_functions
@@ -313,6 +314,15 @@ def gate(env: Mapping[str, str] | None = None) -> Gate:
                 keys = EntraSigningKeys(config.authority_host, config.tenant_id, ca_ssl_context(env))
                 _gates[key] = Gate(MODE_ENTRA, config, keys)
         return _gates[key]
+
+
+def cli_requester(env: Mapping[str, str] | None = None) -> Requester:
+    """Who a local CLI run is attributed to: the identity its own credential signs in as."""
+    from shared.adapters.identity import requester_of
+
+    settings = load_settings(os.environ if env is None else env)
+    scope = settings.endpoints.resource_manager + "/.default"
+    return requester_of(DefaultAzureCredential(authority=_AUTHORITY[settings.cloud]), scope)
 
 
 def operator_credential(env: Mapping[str, str] | None = None) -> Any:

@@ -86,7 +86,7 @@ class Outcome:
 
 
 def requester_to_dict(requester: Requester) -> dict[str, str]:
-    """``requestedBy``: kind ("user", "app", "functionkey", "system"), objectId, name (a user's UPN or an
+    """``requestedBy``: kind ("user", "app", "functionkey", "cli", "system"), objectId, name (a user's UPN or an
     application's client id), tenantId, and the app role that allowed the request."""
     return {"kind": requester.kind, "objectId": requester.object_id, "name": requester.name,
             "tenantId": requester.tenant_id, "role": requester.role}
