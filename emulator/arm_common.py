@@ -15,19 +15,31 @@ def error(status: int, code: str, message: str, headers: dict[str, str] | None =
     return Response(status, {"error": {"code": code, "message": message}}, headers or {})
 
 
-def authorization_failed(req: Request, action: str, scope: str) -> Response:
+def authorization_failed(world: World, req: Request, action: str, scope: str) -> Response:
+    """ARM's 403 (misconfig README A1): the client is named by its appid (a user by UPN), then its object id."""
     pid = req.principal_id
+    principal = world.principals.get(pid or "")
+    client = principal.client_id if principal else pid
     return error(403, "AuthorizationFailed",
-                 f"The client '{pid}' with object id '{pid}' does not have authorization to perform action "
+                 f"The client '{client}' with object id '{pid}' does not have authorization to perform action "
                  f"'{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, "
-                 "please refresh your credentials.")
+                 "please refresh your credentials.", {"x-ms-failure-cause": "gateway"})
 
 
 def require(world: World, req: Request, permission: str, action: str, scope: str) -> Response | None:
     """None when the caller may; else ARM's 403 AuthorizationFailed."""
     if world.can(req.principal_id, permission, scope):
         return None
-    return authorization_failed(req, action, scope)
+    return authorization_failed(world, req, action, scope)
+
+
+def require_action(world: World, req: Request, action: str, scope: str) -> Response | None:
+    """As ``require``, decided by the built-in roles' actions (emulator/roles.py)."""
+    from emulator import roles
+
+    if roles.allows(world, req.principal_id, action, scope):
+        return None
+    return authorization_failed(world, req, action, scope)
 
 
 def resource_not_found(rtype: str, name: str, rg: str) -> Response:

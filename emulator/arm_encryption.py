@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from emulator import kv_access
 from emulator.arm_common import error, iso
-from emulator.world import Key, KeyVersion, Response, World
+from emulator.world import Key, KeyVersion, Response, Vault, World
 
 CMK_HELP = "For more information on customer-managed keys, please visit 'https://aka.ms/acr/cmk'."
 RSA_TYPES = ("RSA", "RSA-HSM")
@@ -38,23 +39,52 @@ def newest_enabled(key: Key, not_after: float | None = None) -> KeyVersion | Non
     return best
 
 
-def resolve_principal(identity: str, reg_identity: dict[str, Any] | None,
-                      system_principal: str | None) -> str | Response:
-    """``keyVaultProperties.identity`` (a clientId or 'system') -> the principal that unwraps the key."""
+def _identity_gone(registry_id: str, identity: str) -> Response:
+    # ACR's troubleshooting text (misconfig README R1). Assumption: its status and code are UNCONFIRMED; the
+    # stand-in answers 400 InvalidEncryptionIdentity.
+    name = registry_id.rstrip("/").rsplit("/", 1)[-1]
+    return error(400, "InvalidEncryptionIdentity",
+                 f"Azure resource '{registry_id}' does not have access to identity '{identity}' Try forcibly adding "
+                 f"the identity to the registry {name}. For more information on bring your own key, please visit "
+                 "'https://aka.ms/acr/cmk'.")
+
+
+def resolve_principal(world: World, identity: str, reg_identity: dict[str, Any] | None,
+                      system_principal: str | None, registry_id: str) -> tuple[str, bool] | Response:
+    """``keyVaultProperties.identity`` (a clientId or 'system') -> (the principal that unwraps the key, whether
+    it is the registry's system-assigned identity). An identity no longer on the registry, or deleted, is R1."""
     if identity.lower() == "system":
         if system_principal is None or "systemassigned" not in str((reg_identity or {}).get("type", "")).lower():
-            return _bad("InvalidEncryptionIdentity",
-                        "The registry does not have a system-assigned identity to access the key vault.")
-        return system_principal
+            return _identity_gone(registry_id, "system")
+        return system_principal, True
     for entry in ((reg_identity or {}).get("userAssignedIdentities") or {}).values():
         if str(entry.get("clientId", "")).lower() == identity.lower():
-            return str(entry["principalId"])
-    return _bad("InvalidEncryptionIdentity",
-                f"The identity '{identity}' is not a user-assigned identity of this registry. Use the "
-                "client id of one of the registry's user-assigned identities, or 'system'.")
+            with world.lock:
+                exists = any(str(i["properties"]["clientId"]).lower() == identity.lower()
+                             for i in world.identities.values())
+            return (str(entry["principalId"]), False) if exists else _identity_gone(registry_id, identity)
+    return _identity_gone(registry_id, identity)
 
 
-def check_key(world: World, key_id: str, principal_id: str) -> tuple[Key, KeyVersion, bool] | Response:
+def _reachable(vault: Vault, system: bool) -> bool:
+    """Whether the registry gets through the vault's network rules: only its system-assigned identity, and only
+    with the trusted-services exception (bypass AzureServices, the default): DOC-ACR and
+    MicrosoftDocs/azure-docs#75970 in the misconfig README."""
+    props = vault.arm.get("properties") or {}
+    acls = props.get("networkAcls") or {}
+    closed = (str(props.get("publicNetworkAccess", "Enabled")).lower() == "disabled"
+              or str(acls.get("defaultAction", "Allow")).lower() == "deny")
+    return not closed or (system and str(acls.get("bypass", "AzureServices")) == "AzureServices")
+
+
+def _may_use_key(world: World, vault: Vault, key: Key, principal_id: str) -> bool:
+    if kv_access.uses_access_policies(vault):
+        return all(kv_access.policy_allows(world, vault, principal_id, p) for p in ("get", "wrapKey", "unwrapKey"))
+    return world.can(principal_id, "keys/wrap", f"{vault.resource_id}/keys/{key.name}")
+
+
+def check_key(world: World, key_id: str, principal_id: str, system: bool = False,
+              identity: str = "") -> tuple[Key, KeyVersion, bool] | Response:
     """Validate the key behind ``key_id``; returns (key, version in use, versionless)."""
     parsed = parse_key_id(key_id)
     if parsed is None:
@@ -65,13 +95,15 @@ def check_key(world: World, key_id: str, principal_id: str) -> tuple[Key, KeyVer
         key = world.keys.get((host, name.lower()))
     if vault is None:
         return _bad("KeyVaultNotFound", f"The key vault '{host}' could not be found or reached.")
+    if not _reachable(vault, system) or (key is not None and not _may_use_key(world, vault, key, principal_id)):
+        # ACR's text (misconfig README R2; MicrosoftDocs/azure-docs#61015) for missing permissions and for a
+        # firewall a user-assigned identity cannot pass. Assumption: status 400 and the code are the stand-in's.
+        return error(400, "KeyVaultAccessDenied",
+                     f"Failed to access KeyId '{key_id}'. Verify that identity '{identity or principal_id}' has "
+                     f"'Get, Wrap Key, Unwrap Key' permission on key '{key_id}'. For more information on bring "
+                     "your own key, please visit 'https://aka.ms/acr/cmk'.")
     if key is None or key.deleted or not key.versions:
         return _bad("KeyNotFound", f"The key '{name}' was not found in the key vault '{host}'.")
-    if not world.can(principal_id, "keys/wrap", f"{vault.resource_id}/keys/{key.name}"):
-        return _bad("KeyVaultAccessDenied",
-                    f"The identity with principal id '{principal_id}' does not have permission to perform "
-                    f"'get', 'wrapKey' and 'unwrapKey' on the key '{key_id}'. Assign it the Key Vault Crypto "
-                    "Service Encryption User role on the key or its vault.")
     if version is None:
         in_use = newest_enabled(key)
         if in_use is None:
@@ -95,7 +127,8 @@ def versioned_id(world: World, key: Key, version: KeyVersion) -> str:
 
 
 def build_encryption(world: World, requested: dict[str, Any], current: dict[str, Any], sku: str,
-                     reg_identity: dict[str, Any] | None, system_principal: str | None) -> dict[str, Any] | Response:
+                     reg_identity: dict[str, Any] | None, system_principal: str | None,
+                     registry_id: str = "") -> dict[str, Any] | Response:
     """The registry's new ``encryption`` from a requested one, or ACR's error."""
     current_enabled = str(current.get("status", "disabled")).lower() == "enabled"
     kvp_in = requested.get("keyVaultProperties") or {}
@@ -116,10 +149,11 @@ def build_encryption(world: World, requested: dict[str, Any], current: dict[str,
     if not key_id or not identity:
         return _bad("InvalidEncryptionProperties",
                     "Both keyVaultProperties.keyIdentifier and keyVaultProperties.identity are required.")
-    principal = resolve_principal(identity, reg_identity, system_principal)
-    if isinstance(principal, Response):
-        return principal
-    checked = check_key(world, key_id, principal)
+    resolved = resolve_principal(world, identity, reg_identity, system_principal, registry_id)
+    if isinstance(resolved, Response):
+        return resolved
+    principal, system = resolved
+    checked = check_key(world, key_id, principal, system, identity)
     if isinstance(checked, Response):
         return checked
     key, in_use, versionless = checked

@@ -130,7 +130,8 @@ def _registries(world: World) -> dict[str, dict[str, Any]]:
 def _row(world: World, body: dict[str, Any]) -> dict[str, Any]:
     parts = body["id"].split("/")
     return {"id": body["id"], "name": body["name"], "type": str(body.get("type", "")).lower(),
-            "tenantId": world.tenant_id, "kind": "", "location": str(body.get("location") or "").lower(),
+            "tenantId": world.tenant_of_subscription(parts[2]), "kind": "",
+            "location": str(body.get("location") or "").lower(),
             "resourceGroup": parts[4].lower(), "subscriptionId": parts[2].lower(), "managedBy": "",
             "sku": body.get("sku"), "plan": None, "properties": body.get("properties"), "tags": body.get("tags") or {},
             "identity": body.get("identity"), "zones": None, "extendedLocation": None}
@@ -227,6 +228,11 @@ def query(world: World, req: Request) -> Response:
         if resumed is None:
             return _error(400, "BadRequest", "The $skipToken is invalid for this query.", quota_headers)
         skip = resumed
+    tenant = (req.token_claims or {}).get("tid")
+    if tenant:
+        # Assumption (no source): Resource Graph sees only the token's tenant, so a token from another tenant
+        # reads nothing here (403 AccessDenied below) rather than ARM's 401 InvalidAuthenticationTokenTenant.
+        requested = [s for s in requested if world.tenant_of_subscription(s) == tenant]
     with world.lock:
         whole, any_readable = _readable(world, req.principal_id, requested)
         if not any_readable:

@@ -15,6 +15,7 @@ from typing import Any
 
 from emulator import arm_encryption as enc
 from emulator.arm_common import (
+    authorization_failed,
     error,
     iso,
     lower_rg,
@@ -24,7 +25,7 @@ from emulator.arm_common import (
     write_body,
 )
 from emulator.clouds import cloud_for_management
-from emulator.world import Request, Response, World
+from emulator.world import PERMISSIONS, Request, Response, World
 
 RTYPE = "Microsoft.ContainerRegistry/registries"
 NAME_RE = re.compile(r"^[a-zA-Z0-9]{5,50}$")
@@ -105,8 +106,10 @@ def _identity(world: World, req: Request, requested: dict[str, Any] | None, curr
                 return error(400, "InvalidUserAssignedIdentity",
                              f"The user-assigned identity '{ua_id}' was not found.")
             if not world.can(req.principal_id, "identity/assign", norm):
+                caller = world.principals.get(req.principal_id or "")
                 return error(403, "LinkedAuthorizationFailed",
-                             f"The client '{req.principal_id}' with object id '{req.principal_id}' has permission "
+                             f"The client '{caller.client_id if caller else req.principal_id}' with object id "
+                             f"'{req.principal_id}' has permission "
                              f"to perform action '{RTYPE}/write' on scope '{req.path}'; however, it does not have "
                              "permission to perform action(s) 'Microsoft.ManagedIdentity/userAssignedIdentities/"
                              f"assign/action' on the linked scope(s) '{norm}' (respectively) or the linked "
@@ -176,7 +179,7 @@ def _apply(world: World, req: Request, reg: dict[str, Any], body: dict[str, Any]
                          "Customer-managed key encryption can only be enabled when the registry is created. "
                          + enc.CMK_HELP)
         new = enc.build_encryption(world, requested, current, reg["sku"]["name"], identity,
-                                   state.get("system_principal"))
+                                   state.get("system_principal"), reg["id"])
         if isinstance(new, Response):
             return new
         props["encryption"] = new
@@ -283,6 +286,17 @@ def operation_status(world: World, req: Request, sub: str, rg: str, name: str, o
         return Response(200, {"status": "Succeeded"}, headers)
 
 
+def _reads_anything_within(world: World, principal_id: str | None, prefix: str) -> bool:
+    """Whether some read role of the caller applies at, above or below the listed scope. With none, ARM
+    refuses the list itself (403 AuthorizationFailed over the list's scope) rather than answering empty."""
+    if world.can(principal_id, "arm/read", prefix):
+        return True
+    who = world.identities_of(principal_id) if principal_id else set()
+    with world.lock:
+        return any(ra.principal_id in who and ra.scope.lower().startswith(prefix)
+                   and ra.role_definition_id in PERMISSIONS["arm/read"] for ra in world.role_assignments.values())
+
+
 def list_registries(world: World, req: Request, sub: str, rg: str | None) -> Response:
     prefix = (f"/subscriptions/{sub}/resourcegroups/{rg}/" if rg else f"/subscriptions/{sub}/").lower()
     try:
@@ -290,6 +304,8 @@ def list_registries(world: World, req: Request, sub: str, rg: str | None) -> Res
     except ValueError:
         return error(400, "InvalidSkipToken", "The $skipToken is invalid.")
     size = max(1, world.settings.arm_page_size)
+    if not _reads_anything_within(world, req.principal_id, prefix):
+        return authorization_failed(world, req, f"{RTYPE}/read", prefix.rstrip("/"))
     with world.lock:
         keys = [k for k in world.registries if k.startswith(prefix)]
         # Per-item read checks: ARM lists what the caller may see (a resource-group Reader sees that group).

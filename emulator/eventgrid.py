@@ -72,7 +72,8 @@ class _Deliverer:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self.queue: queue.Queue[tuple[dict[str, Any], str] | None] = queue.Queue()
+        # (event, url, the event subscription it is delivered for, or None for subscribe_webhook's URLs)
+        self.queue: queue.Queue[tuple[dict[str, Any], str, dict[str, Any] | None] | None] = queue.Queue()
         self.pending = 0
         self.idle = threading.Condition()
         # Never through the stand-in's HTTPS proxy: the webhook is a plain-HTTP local endpoint.
@@ -82,11 +83,13 @@ class _Deliverer:
 
     def on_event(self, event: dict[str, Any]) -> None:
         with self.world.lock:
-            urls = list(self.world.webhooks)
-        for url in urls:
+            jobs: list[tuple[dict[str, Any], str, dict[str, Any] | None]] = [
+                (event, url, None) for url in self.world.webhooks]
+            jobs += [(event, url, sub) for url, sub in routes(self.world, event)]
+        for job in jobs:
             with self.idle:
                 self.pending += 1
-            self.queue.put((event, url))
+            self.queue.put(job)
 
     def _run(self) -> None:
         while True:
@@ -101,6 +104,8 @@ class _Deliverer:
                     self.idle.notify_all()
 
     def _post(self, event: dict[str, Any], url: str) -> int | str:
+        if not url:
+            return 404  # the destination function is gone: Event Grid sees NotFound
         req = urllib.request.Request(url, data=json.dumps([event]).encode(), method="POST", headers={
             "Content-Type": "application/json", "aeg-event-type": "Notification"})
         try:
@@ -111,16 +116,26 @@ class _Deliverer:
         except OSError as e:  # refused, reset, timeout
             return f"error: {e.__class__.__name__}"
 
-    def _deliver(self, event: dict[str, Any], url: str) -> None:
-        for attempt in range(1, ATTEMPTS + 1):
+    def _deliver(self, event: dict[str, Any], url: str, subscription: dict[str, Any] | None) -> None:
+        attempts = ATTEMPTS
+        if subscription is not None:
+            configured = (subscription["properties"].get("retryPolicy") or {}).get("maxDeliveryAttempts")
+            attempts = max(1, min(ATTEMPTS, int(configured or ATTEMPTS)))
+        status: int | str = 0
+        for attempt in range(1, attempts + 1):
             status = self._post(event, url)
             with self.world.lock:
                 self.world.deliveries.append({"event_id": event["id"], "event_type": event["eventType"],
-                                              "url": url, "status": status, "attempt": attempt})
-            if isinstance(status, int) and (200 <= status < 300 or status in (400, 413)):
-                return  # delivered, or a status Event Grid does not retry
-            if attempt < ATTEMPTS:
+                                              "url": url, "status": status, "attempt": attempt,
+                                              "subscription": subscription["id"] if subscription else None})
+            if isinstance(status, int) and 200 <= status < 300:
+                return
+            if isinstance(status, int) and status in (400, 413):
+                break  # a status Event Grid does not retry
+            if attempt < attempts:
                 time.sleep(BACKOFF_S * 2 ** (attempt - 1))
+        if subscription is not None:
+            dead_letter(self.world, event, subscription, status, attempts)
 
     def wait_idle(self, timeout: float) -> bool:
         with self.idle:
@@ -129,6 +144,56 @@ class _Deliverer:
     def close(self) -> None:
         self.queue.put(None)
         self.thread.join(timeout=5)
+
+
+def _subject_matches(flt: dict[str, Any], subject: str) -> bool:
+    fold = (lambda x: x) if flt.get("isSubjectCaseSensitive") else str.lower
+    return (fold(subject).startswith(fold(flt.get("subjectBeginsWith") or ""))
+            and fold(subject).endswith(fold(flt.get("subjectEndsWith") or "")))
+
+
+def routes(world: World, event: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(URL, event subscription) for each subscription on the system topic of the event's vault whose filter
+    takes it. An AzureFunction destination goes to the URL registered for that function ("" when the function
+    is gone). Call under world.lock."""
+    topics = [t["id"].lower() for t in world.system_topics.values()
+              if t["properties"]["source"].lower() == str(event.get("topic", "")).lower()]
+    out: list[tuple[str, dict[str, Any]]] = []
+    for sub in world.event_subscriptions.values():
+        props = sub["properties"]
+        if props["topic"].lower() not in topics:
+            continue
+        flt = props.get("filter") or {}
+        included = flt.get("includedEventTypes")
+        if included is not None and event["eventType"].lower() not in {t.lower() for t in included}:
+            continue
+        if not _subject_matches(flt, str(event.get("subject", ""))):
+            continue
+        dest = props.get("destination") or {}
+        dp = dest.get("properties") or {}
+        if dest.get("endpointType") == "WebHook":
+            out.append((str(dp.get("endpointUrl", "")), sub))
+        elif dest.get("endpointType") == "AzureFunction":
+            out.append((world.function_endpoints.get(str(dp.get("resourceId", "")).lower(), ""), sub))
+    return out
+
+
+def dead_letter(world: World, event: dict[str, Any], subscription: dict[str, Any], status: int | str,
+                attempts: int) -> None:
+    """Record an undeliverable event as Event Grid writes it to the dead-letter container (the schema of
+    misconfig eventgrid/docs-example.deadletter.eventgrid-schema.json), when the subscription has one."""
+    dest = subscription["properties"].get("deadLetterDestination") or (
+        subscription["properties"].get("deadLetterWithResourceIdentity") or {}).get("deadLetterDestination")
+    if not dest:
+        return
+    outcomes = {404: "NotFound", 401: "Unauthorized", 403: "Forbidden", 400: "BadRequest", 413: "BadRequest"}
+    outcome = outcomes.get(status, "GenericError") if isinstance(status, int) else "TimedOut"
+    now = _event_time(world.now())
+    with world.lock:
+        world.dead_letters.append({
+            **event, "deadLetterReason": "MaxDeliveryAttemptsExceeded", "deliveryAttempts": attempts,
+            "lastDeliveryOutcome": outcome, "publishTime": event["eventTime"], "lastDeliveryAttemptTime": now,
+            "_subscription": subscription["id"], "_container": (dest.get("properties") or {}).get("blobContainerName")})
 
 
 # World has no slot for the deliverer; keep one per world here, gone with the world.
@@ -144,6 +209,11 @@ def _deliverer(world: World) -> _Deliverer:
             with world.lock:
                 world.event_listeners.append(d.on_event)
         return d
+
+
+def ensure_delivery(world: World) -> None:
+    """Start delivering along the configured event subscriptions (done when one is created)."""
+    _deliverer(world)
 
 
 def subscribe(world: World, url: str) -> None:

@@ -2,18 +2,20 @@
 
 Wire shapes live in kv_model.py. Behaviour worth knowing (see shared/azure-wire/NOTES.md):
 challenge auth answers 401 before anything else; versions list sorted by version id, not by
-creation time; a GET of a disabled version is 403 KeyDisabled while listings still show it;
-authorization is Azure RBAC through ``world.can``.
+creation time; a GET of a disabled version answers 200 (attributes.enabled false) and only crypto
+operations on it are 403 KeyDisabled; tokens, network rules and RBAC or access policies are checked
+in kv_access.py.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import weakref
 from typing import Any
 
-from emulator import eventgrid
+from emulator import eventgrid, kv_access
 from emulator import kv_model as m
 from emulator.world import Key, KeyVersion, Request, Response, Vault, World
 
@@ -21,6 +23,19 @@ API_VERSIONS = {"2025-07-01", "2016-10-01"} | {f"7.{i}" for i in range(7)} | {"7
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-cache"}
 PAGE_MAX = 25
 NEW_VERSION = "Microsoft.KeyVault.KeyNewVersionCreated"
+# Crypto operations: URL segment -> (key_ops name, RBAC data action, stand-in permission).
+CRYPTO_OPS = {
+    "wrapkey": ("wrapKey", "keys/wrap/action", "keys/wrap"),
+    "unwrapkey": ("unwrapKey", "keys/unwrap/action", "keys/wrap"),
+    "encrypt": ("encrypt", "keys/encrypt/action", "keys/crypto"),
+    "decrypt": ("decrypt", "keys/decrypt/action", "keys/crypto"),
+    "sign": ("sign", "keys/sign/action", "keys/crypto"),
+    "verify": ("verify", "keys/verify/action", "keys/crypto"),
+}
+# What a disabled key still does (Azure/azure-sdk-for-python#45342, live: encrypt, verify and wrapKey are
+# allowed on a disabled key; decrypt, sign and unwrapKey answer 403 KeyDisabled).
+ALLOWED_WHEN_DISABLED = {"encrypt", "verify", "wrapKey"}
+_SEALED = b"standin-sealed:"
 
 # Soft-delete timestamps per world: (host, lower name) -> deletedDate. Kept here rather than on
 # the shared Key dataclass, which only knows "deleted".
@@ -49,18 +64,25 @@ def handle(world: World, req: Request) -> Response:
         cloud = m.cloud_for_host(req.host)
         if cloud is None:
             raise _fail(400, "BadParameter", f"Host {req.host} is not a Key Vault host.")
-        _authenticate(world, req, *cloud)
+        challenge = _authenticate(world, req, *cloud)
         with world.lock:
             vault = world.vault_for_host(req.host)
-            if vault is None:  # the front end refuses unknown hosts first; this is a safety net
-                raise _fail(404, "VaultNotFound", f"Vault {req.host} does not exist.")
+        if vault is None:  # the front end refuses unknown hosts first; this is a safety net
+            raise _fail(404, "VaultNotFound", f"Vault {req.host} does not exist.")
+        kv_access.check_token(world, req, vault, challenge)
+        with world.lock:
             api = req.query.get("api-version", "")
             if api not in API_VERSIONS:
                 raise _fail(400, "BadParameter", f"The specified version ({api}) is not recognized. "
                             f"Consider using the latest supported version (2025-07-01).")
-            return _route(world, req, vault)
+            response = _route(world, req, vault)
     except _Reply as r:
-        return r.response
+        response = r.response
+    except kv_access.Refusal as r:
+        response = r.response
+    info = kv_access.network_info(world, world.vault_for_host(req.host))
+    response.headers.update({k: v for k, v in info.items() if k not in response.headers})
+    return response
 
 
 def _norm_audience(aud: str) -> str:
@@ -69,9 +91,11 @@ def _norm_audience(aud: str) -> str:
     return aud.rstrip("/")
 
 
-def _authenticate(world: World, req: Request, resource: str, authority: str) -> None:
-    challenge = {"WWW-Authenticate": f'Bearer authorization="{authority}/{world.tenant_id}", '
-                                     f'resource="{resource}"'}
+def _authenticate(world: World, req: Request, resource: str, authority: str) -> dict[str, str]:
+    """The 401s that come before anything else; returns the challenge header for the later ones."""
+    vault = world.vault_for_host(req.host)
+    tenant = kv_access.vault_tenant(world, vault) if vault is not None else world.tenant_id
+    challenge = {"WWW-Authenticate": f'Bearer authorization="{authority}/{tenant}", resource="{resource}"'}
     auth = req.headers.get("Authorization") or ""
     if not auth.lower().startswith("bearer ") or not auth[7:].strip():
         raise _fail(401, "Unauthorized", "AKV10000: Request is missing a Bearer, PoP, or MTLS_POP token.",
@@ -82,25 +106,12 @@ def _authenticate(world: World, req: Request, resource: str, authority: str) -> 
     if req.token_audience is not None and _norm_audience(req.token_audience) != resource:
         raise _fail(401, "Unauthorized", f"AKV10022: Invalid audience. Expected {resource}, found: "
                     f"{req.token_audience}.", headers=challenge)
+    return challenge
 
 
 def _authorize(world: World, req: Request, vault: Vault, permission: str, action: str,
-               key_name: str | None = None) -> None:
-    scope = vault.resource_id + (f"/keys/{key_name}" if key_name else "")
-    if world.can(req.principal_id, permission, scope):
-        return
-    p = world.principals.get(req.principal_id or "")
-    caller = f"appid={p.client_id if p else ''};oid={req.principal_id};iss=https://sts.windows.net/{world.tenant_id}/"
-    kind = "managedHsm" if m.is_managed_hsm(vault.host) else "vaults"
-    message = ("Caller is not authorized to perform action on resource.\r\n"
-               "If role assignments, deny assignments or role definitions were changed recently, "
-               "please observe propagation time.\r\n"
-               f"Caller: {caller}\r\n"
-               f"Action: 'Microsoft.KeyVault/{kind}/{action}'\r\n"
-               f"Resource: '{scope.lower()}'\r\n"
-               "Assignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: null \r\n"
-               f"Vault: {vault.name};location={vault.location}\r\n")
-    raise _fail(403, "Forbidden", message, "ForbiddenByRbac")
+               key_name: str | None = None, listing: bool = False) -> None:
+    kv_access.authorize(world, req, vault, permission, action, key_name, listing)
 
 
 def _route(world: World, req: Request, vault: Vault) -> Response:
@@ -122,6 +133,8 @@ def _route(world: World, req: Request, vault: Vault) -> Response:
                 return _policy(world, req, vault, name)
             if len(rest) == 1 and op == "versions" and method == "GET":
                 return _list_versions(world, req, vault, name)
+            if len(rest) == 2 and method == "POST" and rest[1].lower() in CRYPTO_OPS:
+                return _crypto(world, req, vault, name, rest[0], CRYPTO_OPS[rest[1].lower()])
             if len(rest) <= 1 and method == "GET":
                 return _get(world, req, vault, name, rest[0] if rest else "")
             if len(rest) <= 1 and method == "PATCH":
@@ -226,7 +239,8 @@ def _create(world: World, req: Request, vault: Vault, name: str) -> Response:
     existing = world.keys.get((vault.host, name.lower()))
     if existing is not None and existing.deleted:
         raise _fail(409, "Conflict", f"Key {name} is currently in a deleted but recoverable state, and its "
-                    "name cannot be reused; in this state, the key can be recovered or purged.")
+                    "name cannot be reused; in this state, the key can only be recovered or purged.",
+                    "ObjectIsDeletedButRecoverable")
     now = int(world.now())
     v = m.make_version(kty, size, curve, body.get("key_ops"), now)
     _apply_attrs(v, body.get("attributes") or {})
@@ -243,8 +257,8 @@ def _get(world: World, req: Request, vault: Vault, name: str, version: str) -> R
     _authorize(world, req, vault, "keys/read", "keys/read", name)
     key = _key(world, vault, name)
     v = _version(key, version)
-    if not v.enabled:
-        raise _fail(403, "Forbidden", "Operation get is not allowed on a disabled key.", "KeyDisabled")
+    # A disabled key version still reads (200, attributes.enabled false: README K6); only crypto operations
+    # on it are refused (403 KeyDisabled, _crypto). Secrets differ: a disabled secret's GET is a 403.
     return _json(200, m.bundle(vault, key, v))
 
 
@@ -260,6 +274,42 @@ def _update(world: World, req: Request, vault: Vault, name: str, version: str) -
         v.tags = {str(k): str(val) for k, val in body["tags"].items()}
     v.updated = int(world.now())
     return _json(200, m.bundle(vault, key, v))
+
+
+def _crypto(world: World, req: Request, vault: Vault, name: str, version: str,
+            op: tuple[str, str, str]) -> Response:
+    """wrapkey/unwrapkey/encrypt/decrypt/sign/verify. Nothing is really encrypted: a sealed value is the
+    plaintext behind a marker and the version id, so only this key version opens it again."""
+    key_op, action, permission = op
+    _authorize(world, req, vault, permission, action, name)
+    key = _key(world, vault, name)
+    v = _version(key, version)
+    if not v.enabled and key_op not in ALLOWED_WHEN_DISABLED:
+        # Assumption (README K7: the operation word's casing is UNCONFIRMED): the key_ops spelling.
+        raise _fail(403, "Forbidden", f"Operation {key_op} is not allowed on a disabled key.", "KeyDisabled")
+    if key_op not in v.key_ops:
+        raise _fail(403, "Forbidden", f"Operation {key_op} is not permitted on this key.", "KeyOperationForbidden")
+    body = _body(req)
+    try:
+        value = base64.urlsafe_b64decode(str(body.get("value", "")) + "=" * (-len(str(body.get("value", ""))) % 4))
+    except ValueError:
+        raise _fail(400, "BadParameter", "Property value is not a valid base64url string.") from None
+    if not body.get("alg"):
+        raise _fail(400, "BadParameter", "Property alg is required.")
+    kid = m.key_url(vault.host, key.name, v.version)
+    seal = _SEALED + v.version.encode() + b":"
+    if key_op in ("wrapKey", "encrypt"):
+        return _json(200, {"kid": kid, "value": m.b64url(seal + value)})
+    if key_op in ("unwrapKey", "decrypt"):
+        if not value.startswith(seal):
+            raise _fail(400, "BadParameter", "The parameter is incorrect: the value was not sealed by this key.")
+        return _json(200, {"kid": kid, "value": m.b64url(value[len(seal):])})
+    signature = hashlib.sha256(seal + value).digest()
+    if key_op == "sign":
+        return _json(200, {"kid": kid, "value": m.b64url(signature)})
+    digest = str(body.get("digest", ""))
+    return _json(200, {"value": m.b64url(hashlib.sha256(seal + base64.urlsafe_b64decode(
+        digest + "=" * (-len(digest) % 4))).digest()) == str(body.get("value", "")).rstrip("=")})
 
 
 def _rotate(world: World, req: Request, vault: Vault, name: str) -> Response:
@@ -294,9 +344,15 @@ def _policy(world: World, req: Request, vault: Vault, name: str) -> Response:
 def _delete(world: World, req: Request, vault: Vault, name: str) -> Response:
     _authorize(world, req, vault, "keys/write", "keys/delete", name)
     key = _key(world, vault, name)
-    key.deleted = True
-    _deleted_at.setdefault(world, {})[(vault.host, name.lower())] = int(world.now())
+    mark_deleted(world, vault, key)
     return _json(200, _deleted_bundle(world, vault, key))
+
+
+def mark_deleted(world: World, vault: Vault, key: Key) -> None:
+    """Soft-delete ``key`` now (what DELETE /keys/{name} does)."""
+    with world.lock:
+        key.deleted = True
+        _deleted_at.setdefault(world, {})[(vault.host, key.name.lower())] = int(world.now())
 
 
 def _deleted_bundle(world: World, vault: Vault, key: Key) -> dict[str, Any]:
@@ -361,14 +417,14 @@ def _page(req: Request, host: str, path: str, items: list[tuple[str, dict[str, A
 
 
 def _list_keys(world: World, req: Request, vault: Vault) -> Response:
-    _authorize(world, req, vault, "keys/read", "keys/read")
+    _authorize(world, req, vault, "keys/read", "keys/read", listing=True)
     items = [(k.name.lower(), m.item(vault, k, k.current, versioned=False))
              for (host, _), k in world.keys.items() if host == vault.host and not k.deleted and k.versions]
     return _json(200, _page(req, vault.host, "/keys", items))
 
 
 def _list_versions(world: World, req: Request, vault: Vault, name: str) -> Response:
-    _authorize(world, req, vault, "keys/read", "keys/read", name)
+    _authorize(world, req, vault, "keys/read", "keys/read", name, listing=True)
     key = _key(world, vault, name)
     items = [(v.version, m.item(vault, key, v, versioned=True)) for v in key.versions]
     return _json(200, _page(req, vault.host, f"/keys/{key.name}/versions", items))

@@ -53,6 +53,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return None  # quiet; the request log lives in world.requests (and never holds tokens)
 
+    _server_header: str | None = None
+
+    def version_string(self) -> str:
+        return self._server_header or super().version_string()
+
     # --- CONNECT: decide, then terminate TLS --------------------------------------------------
     def do_CONNECT(self) -> None:
         host = self.path.rsplit(":", 1)[0].strip("[]").lower()
@@ -131,8 +136,8 @@ class _Handler(BaseHTTPRequestHandler):
             host, service = self.tunnel_host, service_of(self.tunnel_host) or ""
         split = urlsplit(self.path)
         query = dict(parse_qsl(split.query, keep_blank_values=True))
-        principal_id, audience = self._principal()
-        req = Request(self.command, host, split.path, query, self._headers(), body, principal_id, audience)
+        principal_id, audience, claims = self._principal()
+        req = Request(self.command, host, split.path, query, self._headers(), body, principal_id, audience, claims)
 
         if world.settings.latency_ms:
             time.sleep(world.settings.latency_ms / 1000.0)
@@ -154,7 +159,12 @@ class _Handler(BaseHTTPRequestHandler):
             if resp is None and not allowed:
                 resp = limits.throttled_response(world, req.method, req.path, principal_id, wait)
         if resp is None:
-            resp = self._dispatch(service, req, lro_failed)
+            answer = self._dispatch(service, req, lro_failed)
+            if answer is None:  # nothing listens there (IMDS absent): drop the connection
+                self._log(req, None, body)
+                self._reset()
+                return
+            resp = answer
         if service == "arm":
             resp.headers.setdefault(limits.ratelimit_header(req.method), str(remaining))
             resp.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
@@ -164,14 +174,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _headers(self) -> Mapping[str, str]:
         return cast(Mapping[str, str], self.headers)  # email.message.Message: case-insensitive get()
 
-    def _principal(self) -> tuple[str | None, str | None]:
+    def _principal(self) -> tuple[str | None, str | None, dict[str, Any] | None]:
         auth = self.headers.get("Authorization", "")
         if not auth.lower().startswith("bearer "):
-            return None, None
-        found = self.server.world.tokens.get(auth[7:].strip())
-        return found if found else (None, None)
+            return None, None, None
+        token = auth[7:].strip()
+        world = self.server.world
+        with world.lock:
+            found = world.tokens.get(token)
+            claims = world.token_claims.get(token)
+        return (found[0], found[1], dict(claims) if claims else None) if found else (None, None, None)
 
-    def _dispatch(self, service: str, req: Request, lro_failed: str | None) -> Response:
+    def _dispatch(self, service: str, req: Request, lro_failed: str | None) -> Response | None:
         world = self.server.world
         try:
             if service == "arm":
@@ -195,6 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             payload = json.dumps(resp.body, separators=(",", ":")).encode()
             headers.setdefault("Content-Type", "application/json; charset=utf-8")
+        self._server_header = headers.pop("Server", None)  # a service's own Server header replaces ours
         self.send_response(resp.status)
         for name, value in headers.items():
             if name.lower() != "content-length":

@@ -19,6 +19,8 @@ from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 from azure.mgmt.containerregistry import models as acr
+from azure.mgmt.eventgrid import EventGridManagementClient
+from azure.mgmt.eventgrid import models as eg
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.keyvault import models as kvm
 from azure.mgmt.msi import ManagedServiceIdentityClient
@@ -144,3 +146,37 @@ def create_registry(az: AzureStandIn, subscription_id: str, resource_group: str,
         registry.properties = acr.RegistryProperties(encryption=acr.EncryptionProperty(
             status="enabled", key_vault_properties=acr.KeyVaultProperties(key_identifier=key_id, identity=client_id)))
     return client.registries.begin_create(resource_group, name, registry, polling_interval=POLL_S).result()
+
+
+# ---- Event Grid (system topic on a vault, and its event subscription) ------------------------------------------
+
+KEY_EVENTS = ("Microsoft.KeyVault.KeyNewVersionCreated", "Microsoft.KeyVault.KeyNearExpiry",
+              "Microsoft.KeyVault.KeyExpired")
+
+
+def create_system_topic(az: AzureStandIn, subscription_id: str, resource_group: str, name: str, vault_id: str,
+                        location: str = "westeurope") -> eg.SystemTopic:
+    """The vault's Event Grid system topic (one per vault)."""
+    client = EventGridManagementClient(az.admin_credential, subscription_id, **client_options(az))
+    topic = eg.SystemTopic(location=location, source=vault_id, topic_type="Microsoft.KeyVault.vaults")
+    return client.system_topics.begin_create_or_update(resource_group, name, topic,
+                                                       polling_interval=POLL_S).result()
+
+
+def create_event_subscription(az: AzureStandIn, subscription_id: str, resource_group: str, topic: str, name: str,
+                              function_id: str | None = None, webhook_url: str | None = None,
+                              event_types: tuple[str, ...] = KEY_EVENTS,
+                              dead_letter: tuple[str, str] | None = None) -> eg.EventSubscription:
+    """A subscription on a system topic delivering ``event_types`` to a function (``AzureStandIn.add_function``
+    must know it) or a webhook, with a dead-letter container ``(storage account id, container)`` if given."""
+    client = EventGridManagementClient(az.admin_credential, subscription_id, **client_options(az))
+    destination: Any = (eg.AzureFunctionEventSubscriptionDestination(resource_id=function_id, max_events_per_batch=1)
+                        if function_id else eg.WebHookEventSubscriptionDestination(endpoint_url=webhook_url))
+    info = eg.EventSubscription(
+        destination=destination, filter=eg.EventSubscriptionFilter(included_event_types=list(event_types)),
+        event_delivery_schema="EventGridSchema",
+        retry_policy=eg.RetryPolicy(max_delivery_attempts=30, event_time_to_live_in_minutes=1440),
+        dead_letter_destination=eg.StorageBlobDeadLetterDestination(
+            resource_id=dead_letter[0], blob_container_name=dead_letter[1]) if dead_letter else None)
+    return client.system_topic_event_subscriptions.begin_create_or_update(
+        resource_group, topic, name, info, polling_interval=POLL_S).result()

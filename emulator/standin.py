@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 from emulator import eventgrid
 from emulator.identity import IDENTITY_PATH, AdminCredential
+from emulator.misconfig import Misconfig
 from emulator.proxy import Proxy
 from emulator.world import (
     CONTAINER_REGISTRY_CONTRIBUTOR_AND_DATA_ACCESS_CONFIG_ADMIN,
@@ -55,6 +57,7 @@ class AzureStandIn:
         self.admin_principal_id: str = admin.principal_id
         self.admin_credential = AdminCredential(w, admin.principal_id)
         self.instrumentation_key = str(uuid.uuid4())
+        self.misconfig = Misconfig(w)  # switches for each misconfiguration (docs/misconfig-standin.md)
         self._proxy: Proxy | None = None
         self._tmp: Path | None = None
         self.env: dict[str, str] = {}
@@ -80,6 +83,18 @@ class AzureStandIn:
             "APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED": "true",
         }
         return self
+
+    def env_without_credential(self, home: str | Path | None = None) -> dict[str, str]:
+        """``env`` for a machine with no credential at all: no App Service identity endpoint, and azure-identity's
+        IMDS probe pointed at the stand-in (``AZURE_POD_IDENTITY_AUTHORITY_HOST``), which answers as a VM
+        without an identity (``misconfig.imds`` changes that). With ``home`` it is a whole environment for a
+        subprocess: HOME there (no az/azd login, no MSAL cache) and a PATH of this Python's directory and the
+        system's only."""
+        env = {k: v for k, v in self.env.items() if k not in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER")}
+        env["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = f"http://127.0.0.1:{self.port}"
+        if home is not None:
+            env.update(HOME=str(home), PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin", LANG="C.UTF-8")
+        return env
 
     def stop(self) -> None:
         try:
@@ -149,7 +164,29 @@ class AzureStandIn:
         return eventgrid.tick(self.world)
 
     def subscribe_webhook(self, url: str) -> None:
+        """Deliver every Key Vault event to ``url`` (no ARM resource; event subscriptions made through ARM on
+        system topics deliver by their own destination and filter)."""
         eventgrid.subscribe(self.world, url)
+
+    def add_function(self, resource_id: str, url: str) -> None:
+        """A function Event Grid can deliver to: ``/subscriptions/../providers/Microsoft.Web/sites/{app}/functions/
+        {fn}`` served at ``url`` (the local Functions host's webhook URL). AzureFunction subscriptions need it."""
+        with self.world.lock:
+            self.world.function_endpoints[resource_id.lower()] = url
+
+    def remove_function(self, resource_id: str) -> None:
+        """The function is gone: deliveries to it fail (NotFound) and end dead-lettered."""
+        with self.world.lock:
+            self.world.function_endpoints.pop(resource_id.lower(), None)
+
+    @property
+    def dead_letters(self) -> list[dict[str, Any]]:
+        return self.world.dead_letters
+
+    @property
+    def provider_registrations(self) -> list[dict[str, Any]]:
+        """Every ``POST /subscriptions/{sub}/providers/{ns}/register`` received, permitted or not."""
+        return self.world.provider_registrations
 
     def wait_for_deliveries(self, timeout: float = 10) -> bool:
         return eventgrid.wait_idle(self.world, timeout)

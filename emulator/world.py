@@ -30,6 +30,8 @@ MANAGED_HSM_CRYPTO_SERVICE_ENCRYPTION_USER = "33413926-3206-4cdd-b39a-83574fe37a
 CONTAINER_REGISTRY_CONTRIBUTOR_AND_DATA_ACCESS_CONFIG_ADMIN = "3bc748fc-213d-45c1-8d91-9da5725539b9"
 MANAGED_IDENTITY_OPERATOR = "f1a07417-d97a-45cb-824c-7a7467783830"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+EVENTGRID_CONTRIBUTOR = "1e241071-0855-49ea-94dc-649edcd759de"
+EVENTGRID_EVENTSUBSCRIPTION_READER = "2414bbcf-6497-4faf-8c65-045460748405"
 
 ROLE_NAMES: dict[str, str] = {
     "Owner": OWNER,
@@ -46,6 +48,8 @@ ROLE_NAMES: dict[str, str] = {
         CONTAINER_REGISTRY_CONTRIBUTOR_AND_DATA_ACCESS_CONFIG_ADMIN,
     "Managed Identity Operator": MANAGED_IDENTITY_OPERATOR,
     "Monitoring Metrics Publisher": MONITORING_METRICS_PUBLISHER,
+    "EventGrid Contributor": EVENTGRID_CONTRIBUTOR,
+    "EventGrid EventSubscription Reader": EVENTGRID_EVENTSUBSCRIPTION_READER,
 }
 
 # What each kind of operation needs, as the set of built-in roles that grant it. Azure RBAC for
@@ -59,11 +63,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "identity/assign": frozenset({OWNER, CONTRIBUTOR, MANAGED_IDENTITY_OPERATOR}),
     "authorization/write": frozenset({OWNER, USER_ACCESS_ADMINISTRATOR}),
     "keys/read": frozenset({KEY_VAULT_ADMINISTRATOR, KEY_VAULT_READER, KEY_VAULT_CRYPTO_OFFICER,
-                            KEY_VAULT_CRYPTO_USER}),
+                            KEY_VAULT_CRYPTO_USER, KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER}),
     "keys/write": frozenset({KEY_VAULT_ADMINISTRATOR, KEY_VAULT_CRYPTO_OFFICER}),
     "keys/wrap": frozenset({KEY_VAULT_ADMINISTRATOR, KEY_VAULT_CRYPTO_OFFICER, KEY_VAULT_CRYPTO_USER,
                             KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,
                             MANAGED_HSM_CRYPTO_SERVICE_ENCRYPTION_USER}),
+    "keys/crypto": frozenset({KEY_VAULT_ADMINISTRATOR, KEY_VAULT_CRYPTO_OFFICER, KEY_VAULT_CRYPTO_USER}),
 }
 
 
@@ -84,6 +89,8 @@ class Request:
     body: bytes = b""
     principal_id: str | None = None  # from a valid bearer token; None when absent or invalid
     token_audience: str | None = None
+    # The claims the stand-in minted into that token (tid, oid, appid, exp, ...); None when not known.
+    token_claims: dict[str, Any] | None = None
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -101,6 +108,7 @@ class Principal:
     principal_id: str  # object id
     client_id: str
     display_name: str
+    tenant_id: str | None = None  # the directory its tokens come from; None: the world's own tenant
 
 
 @dataclass
@@ -109,6 +117,7 @@ class RoleAssignment:
     scope: str
     role_definition_id: str  # bare lower-case role id
     principal_id: str
+    principal_type: str = "ServicePrincipal"  # or "Group"
 
 
 @dataclass
@@ -224,6 +233,28 @@ class World:
         # --- keyvault.py / eventgrid.py / appinsights.py state (append below) ---
         self.published_expiry: set[tuple[str, str, str]] = set()  # (event type, key id, version)
         self.deliveries: list[dict[str, Any]] = []  # webhook deliveries: event id, url, status
+        # --- misconfigurations (misconfig.py switches them on; the defaults are a well-configured tenant) ---
+        self.token_claims: dict[str, dict[str, Any]] = {}  # token -> the claims minted into it
+        self.groups: dict[str, set[str]] = {}  # group object id -> member principal ids
+        self.subscription_tenants: dict[str, str] = {}  # subscription -> its tenant when not the world's
+        # The App Service managed-identity endpoint: "assigned" (the app's identity), "none" (no identity on
+        # the app) or "user_assigned_only" (only user-assigned identities: a request must name one).
+        self.msi_mode = "assigned"
+        # IMDS (reached through AZURE_POD_IDENTITY_AUTHORITY_HOST): "no_identity" (a VM without one),
+        # "absent" (nothing answers) or "assigned" (the app's identity).
+        self.imds_mode = "no_identity"
+        self.client_ip = "203.0.113.10"  # the address Key Vault sees the callers come from
+        # Access-policy denials carry ForbiddenByPolicy (2021 capture for keys) or AccessDenied (2024 capture).
+        self.access_policy_innererror = "ForbiddenByPolicy"
+        self.private_link_hosts: set[str] = set()  # vault hosts the callers reach through a private endpoint
+        self.unregistered_providers: set[tuple[str, str]] = set()  # (subscription, lower-case namespace)
+        self.provider_registrations: list[dict[str, Any]] = []  # every POST .../providers/{ns}/register
+        self.auth_challenges: list[dict[str, Any]] = []  # pending 401 challenges (claims, revoked sessions)
+        self.deleted_vaults: dict[str, dict[str, Any]] = {}  # lower-case name -> soft-deleted vault record
+        self.system_topics: dict[str, dict[str, Any]] = {}  # lower-case ARM id -> ARM body
+        self.event_subscriptions: dict[str, dict[str, Any]] = {}  # lower-case ARM id -> ARM body
+        self.function_endpoints: dict[str, str] = {}  # lower-case function resource id -> local URL
+        self.dead_letters: list[dict[str, Any]] = []  # dead-lettered events, as Event Grid writes them
 
     # Clock: the stand-in's idea of now, which tests may move forward.
     def now(self) -> float:
@@ -256,18 +287,37 @@ class World:
             self.role_assignments[ra.assignment_id.lower()] = ra
         return ra
 
-    def can(self, principal_id: str | None, permission: str, scope: str) -> bool:
+    def revoke(self, principal_id: str, role: str | None = None, scope: str | None = None) -> int:
+        """Remove the principal's assignments (of ``role``, at ``scope`` when given); returns how many."""
+        with self.lock:
+            gone = [k for k, ra in self.role_assignments.items()
+                    if ra.principal_id == principal_id and (role is None or ra.role_definition_id == role_id(role))
+                    and (scope is None or ra.scope.lower() == scope.rstrip("/").lower())]
+            for k in gone:
+                del self.role_assignments[k]
+            return len(gone)
+
+    def identities_of(self, principal_id: str) -> set[str]:
+        """The principal and the groups it is a member of (role assignments to a group apply to its members)."""
+        with self.lock:
+            return {principal_id} | {g for g, members in self.groups.items() if principal_id in members}
+
+    def assignments_for(self, principal_id: str | None, scope: str) -> list[RoleAssignment]:
+        """The assignments that apply to ``principal_id`` at ``scope`` (made at it or above it, group grants too)."""
         if principal_id is None:
-            return False
-        allowed = PERMISSIONS[permission]
+            return []
+        who = self.identities_of(principal_id)
         target = scope.rstrip("/").lower() + "/"
         with self.lock:
-            return any(
-                ra.principal_id == principal_id
-                and ra.role_definition_id in allowed
-                and target.startswith(ra.scope.lower().rstrip("/") + "/")
-                for ra in self.role_assignments.values()
-            )
+            return [ra for ra in self.role_assignments.values()
+                    if ra.principal_id in who and target.startswith(ra.scope.lower().rstrip("/") + "/")]
+
+    def can(self, principal_id: str | None, permission: str, scope: str) -> bool:
+        allowed = PERMISSIONS[permission]
+        return any(ra.role_definition_id in allowed for ra in self.assignments_for(principal_id, scope))
+
+    def tenant_of_subscription(self, subscription_id: str) -> str:
+        return self.subscription_tenants.get(subscription_id.lower(), self.tenant_id)
 
     def vault_for_host(self, host: str) -> Vault | None:
         return self.vaults.get(host.lower())

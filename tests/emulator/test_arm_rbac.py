@@ -73,7 +73,10 @@ def test_principal_without_roles_sees_nothing_and_gets_403(az: AzureStandIn) -> 
     assert err.value.status_code == 403
     assert _code(err.value) == "AuthorizationFailed"
     assert "Microsoft.ContainerRegistry/registries/read" in str(err.value)
-    assert list(client.registries.list()) == []
+    with pytest.raises(HttpResponseError) as err:  # no role anywhere in the subscription: the list is refused
+        list(client.registries.list())
+    assert err.value.status_code == 403 and _code(err.value) == "AuthorizationFailed"
+    assert f"'Microsoft.ContainerRegistry/registries/read' over scope '/subscriptions/{seed.sub}'" in str(err.value)
     # A Reader on the resource group sees that group's registries and that subscription only.
     az.grant(nobody.principal_id, "Reader", f"/subscriptions/{seed.sub}/resourceGroups/{seed.rg}")
     assert [r.name for r in client.registries.list()] == [reg.name]

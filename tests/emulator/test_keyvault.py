@@ -160,15 +160,17 @@ def test_newest_enabled_version_goes_by_created_then_creation_order(world: World
 
 # ---- disabled versions -----------------------------------------------------------------------
 
-def test_disabled_version_get_is_403_but_listing_shows_it(kv: Caller, vault: Vault) -> None:
+def test_disabled_version_reads_but_refuses_unwrap_and_is_listed(kv: Caller, vault: Vault) -> None:
     v = version_of(create(kv, "k"))
     r = kv("PATCH", HOST, f"/keys/k/{v}", {"attributes": {"enabled": False}})
     assert r.status == 200 and r.body["attributes"]["enabled"] is False
     r = kv("GET", HOST, f"/keys/k/{v}")
+    assert r.status == 200 and r.body["attributes"]["enabled"] is False
+    assert kv("GET", HOST, "/keys/k/").body["attributes"]["enabled"] is False
+    r = kv("POST", HOST, f"/keys/k/{v}/unwrapkey", {"alg": "RSA-OAEP-256", "value": "AAAA"})
     assert r.status == 403
-    assert r.body == {"error": {"code": "Forbidden", "message": "Operation get is not allowed on a disabled key.",
+    assert r.body == {"error": {"code": "Forbidden", "message": "Operation unwrapKey is not allowed on a disabled key.",
                                 "innererror": {"code": "KeyDisabled"}}}
-    assert kv("GET", HOST, "/keys/k/").status == 403
     listed = kv("GET", HOST, "/keys/k/versions").body["value"]
     assert [i["attributes"]["enabled"] for i in listed] == [False]
 
@@ -308,18 +310,15 @@ def test_sdk_lists_versions_by_version_id_across_pages(az: AzureStandIn, vault_u
 
 
 @pytest.mark.standin
-def test_sdk_disabled_version_is_403_key_disabled_but_listed(az: AzureStandIn, vault_url: str) -> None:
+def test_sdk_disabled_version_reads_enabled_false_and_is_listed(az: AzureStandIn, vault_url: str) -> None:
     old = seed.create_key(az, vault_url, "cmk").properties.version
     seed.rotate_key(az, vault_url, "cmk")
     seed.update_key(az, vault_url, "cmk", old, enabled=False)
     with KeyClient(vault_url, DefaultAzureCredential()) as app:
-        with pytest.raises(HttpResponseError) as err:
-            app.get_key("cmk", old)
+        disabled = app.get_key("cmk", old)
         listed = {p.version: p.enabled for p in app.list_properties_of_key_versions("cmk")}
         latest = app.get_key("cmk")
-    assert err.value.status_code == 403
-    assert err.value.error is not None and err.value.error.code == "Forbidden"
-    assert err.value.error.innererror == {"code": "KeyDisabled"}
+    assert disabled.properties.enabled is False and disabled.properties.version == old
     assert listed[old] is False and latest.properties.enabled is True
 
 

@@ -149,13 +149,15 @@ def test_rotation_policy_replay_answers_like_the_recording(world: World, vault: 
         assert r.body["id"] == f"https://{HOST}/keys/k/rotationpolicy"
 
 
-def test_disabled_get_answers_like_key_vault_does_for_disabled_objects(world: World, vault: Vault,
-                                                                       kv: Caller) -> None:
+def test_disabled_crypto_answers_like_key_vault_does_for_disabled_objects(world: World, vault: Vault,
+                                                                          kv: Caller) -> None:
+    """The envelope of the recorded disabled-secret 403, for keys on a crypto operation (a key's GET is 200)."""
     version = create(kv, "k")["key"]["kid"].rsplit("/", 1)[1]
     kv("PATCH", HOST, f"/keys/k/{version}", {"attributes": {"enabled": False}})
-    r = kv("GET", HOST, f"/keys/k/{version}")
+    assert kv("GET", HOST, f"/keys/k/{version}").status == 200
+    r = kv("POST", HOST, f"/keys/k/{version}/decrypt", {"alg": "RSA-OAEP-256", "value": "AAAA"})
     real = json.loads(json.dumps(FACTS["disabled_secret_403"]["body"]).replace("secret", "key")
-                      .replace("SecretDisabled", "KeyDisabled"))
+                      .replace("SecretDisabled", "KeyDisabled").replace("get", "decrypt"))
     assert (r.status, r.body) == (FACTS["disabled_secret_403"]["status"], real)
 
 
