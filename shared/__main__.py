@@ -3,6 +3,7 @@
     python -m shared status [--json] [--html FILE]
     python -m shared sweep [--dry-run] [--json]
     python -m shared rotate [--registry ID [--to-version V [--allow-downgrade]] | --key URL] [--dry-run] [--json]
+    python -m shared retire (--plan | --apply --plan-hash H | --undo VERSION [--key URL]) [--json]
 
 Works against Azure after ``az login`` (DefaultAzureCredential), and against the stand-in when its environment is
 exported. With APPLICATIONINSIGHTS_CONNECTION_STRING set, outcomes, metrics and traces go to Application Insights
@@ -18,7 +19,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from shared import telemetry, triggers
+from shared import retirement_cli, telemetry, triggers
 from shared.outcomes import RunReport
 from shared.reasons import AUTHENTICATION_REASONS, Result
 from shared.render import table
@@ -59,7 +60,7 @@ def print_run(report: RunReport) -> None:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m shared", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = root.add_subparsers(dest="command", required=True, metavar="{status,sweep,rotate}")
+    commands = root.add_subparsers(dest="command", required=True, metavar="{status,sweep,rotate,retire}")
     status = commands.add_parser("status", help="every CMK registry in scope, its key and its problems")
     status.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page")
     sweep = commands.add_parser("sweep", help="converge everything in scope, as the timer does")
@@ -73,6 +74,7 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--dry-run", action="store_true", help="plan only; write nothing")
     for command in (status, sweep, rotate):
         command.add_argument("--json", action="store_true", help="machine-readable output")
+    retirement_cli.add_parser(commands)
     return root
 
 
@@ -106,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     exporting = configure_telemetry_for_cli()
     try:
+        if args.command == "retire":
+            from shared.composition import retirer
+
+            return retirement_cli.run(args, retirer)
         return show(args, answer(args))
     finally:
         if exporting:

@@ -11,12 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.expiry import ExpiryAlert
 from shared.keyids import KeyRef
 from shared.reasons import AUTHENTICATION_REASONS, Finding, Reason, Result, Trigger
 from shared.requests import RunRequest
+
+if TYPE_CHECKING:
+    from shared.retirement_apply import RetirementReport
 
 MAX_DETAIL = 800  # a cause (at most 300 characters) and its fix
 
@@ -149,6 +152,7 @@ class RunReport:
     # (key, version) -> expiry, for every version read this run: the days-to-expiry gauge
     version_expiry: Mapping[tuple[KeyRef, str], datetime] = field(default_factory=_frozen_map)
     duration_ms: int = 0
+    retirement: RetirementReport | None = None  # the sweep's retirement step (docs/retirement.md)
 
     @property
     def trigger(self) -> Trigger:
@@ -183,4 +187,5 @@ class RunReport:
             "problemsFound": {registry: [f.value for f in found] for registry, found in self.diagnosis.items()
                               if found},
             "durationMs": self.duration_ms,
+            **({"retirement": self.retirement.to_dict()} if self.retirement is not None else {}),
         }

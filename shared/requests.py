@@ -61,6 +61,7 @@ class RunRequest:
     fan_out: bool = False  # may hand its updates to the rotation queue, where one is configured
     alert_versions: tuple[tuple[KeyRef, str], ...] = ()  # versions to alert on even if no registry uses them
     requested_by: Requester = SYSTEM
+    retire: bool = False  # the sweep only: may retire superseded key versions (ROTATION_RETIRE, docs/retirement.md)
 
     def target_for(self, registry_id: str) -> ManualTarget | None:
         return self.targets.get(registry_id.lower())
@@ -68,7 +69,8 @@ class RunRequest:
     @classmethod
     def sweep(cls, correlation_id: str | None = None, *, dry_run: bool = False) -> RunRequest:
         """The sweep: everything in scope, with diagnosis; its updates may fan out to the rotation queue."""
-        return cls(Trigger.SWEEP, correlation_id or new_correlation_id(), dry_run, diagnose=True, fan_out=True)
+        return cls(Trigger.SWEEP, correlation_id or new_correlation_id(), dry_run, diagnose=True, fan_out=True,
+                   retire=True)
 
 
 def new_correlation_id() -> str:

@@ -18,6 +18,7 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _QUEUE_NAME = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")  # Azure Storage queue naming rules
 _RESOURCE_GROUP = re.compile(r"^[-\w._()]{1,90}$")
 DISCOVERY_MODES = ("list", "resourcegraph")  # registries.list per subscription | one Resource Graph query
+RETIRE_MODES = ("off", "plan", "auto")  # the sweep: no retirement reads | reports what it would retire | retires
 Parser = Callable[[str, str], Any]  # (setting name, raw value) -> typed value, or ConfigurationError
 
 
@@ -76,6 +77,13 @@ def _discovery(name: str, raw: str) -> str:
     return mode
 
 
+def _retire(name: str, raw: str) -> str:
+    mode = raw.strip().lower()
+    if mode not in RETIRE_MODES:
+        raise ConfigurationError(f"{name} must be one of {', '.join(RETIRE_MODES)}, not {raw.strip()!r}")
+    return mode
+
+
 def _cloud(name: str, raw: str) -> Cloud:
     clouds = {c.value.lower(): c for c in Cloud}
     if raw.strip().lower() not in clouds:
@@ -101,6 +109,8 @@ SETTINGS: dict[str, tuple[str, str, Parser]] = {
     # set: events and sweeps enqueue one message per registry (apply_rotation applies)
     "ROTATION_QUEUE_NAME": ("queue_name", "", _queue_name),
     "ROTATION_DISCOVERY": ("discovery", "list", _discovery),
+    # the sweep and superseded key versions of keys tagged cmk-rotation-retire-after-days (docs/retirement.md)
+    "ROTATION_RETIRE": ("retire", "plan", _retire),
     "AZURE_CLOUD": ("cloud", "AzureCloud", _cloud),
 }
 DEFAULTS: dict[str, str] = {name: default for name, (_, default, _) in SETTINGS.items()}
@@ -124,6 +134,7 @@ class Settings:
     cloud: Cloud = _PARSED["AZURE_CLOUD"]
     queue_name: str = _PARSED["ROTATION_QUEUE_NAME"]
     discovery: str = _PARSED["ROTATION_DISCOVERY"]
+    retire: str = _PARSED["ROTATION_RETIRE"]
 
     @property
     def endpoints(self) -> CloudEndpoints:

@@ -60,8 +60,9 @@ FIX: dict[Reason, str] = {
                           "registries using its keys cannot reach their data until then",
 }
 
-KEY_ROLE = {"read": "Key Vault Reader", "create": "Key Vault Crypto Officer"}
-KEY_PERMISSIONS = {"read": "get, list", "create": "get, list, rotate"}
+KEY_ROLE = {"read": "Key Vault Reader", "create": "Key Vault Crypto Officer",
+            "update": "the retirement role (infra/app/rbac-retirement.bicep: keys/read and keys/update/action)"}
+KEY_PERMISSIONS = {"read": "get, list", "create": "get, list, rotate", "update": "get, list, update"}
 
 
 def fix(reason: Reason, **blanks: str) -> str:
