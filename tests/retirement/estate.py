@@ -61,7 +61,8 @@ class FakeUnwrap:
     """Who can unwrap per key name; the vault listing retirement finds vault ids with."""
 
     per_key: dict[str, Unwrappers] = field(default_factory=dict)
-    vaults: dict[str, list[VaultAccess]] = field(default_factory=lambda: {SUB: [VaultAccess(VAULT_ID, "kv-prod", True)]})
+    vaults: dict[str, list[VaultAccess]] = field(
+        default_factory=lambda: {SUB: [VaultAccess(VAULT_ID, "kv-prod", True)]})
 
     def unwrappers(self, vault_id: str, key_name: str) -> Unwrappers:
         return self.per_key.get(key_name, Unwrappers(frozenset({PRINCIPAL})))
