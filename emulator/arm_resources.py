@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from emulator.arm_common import (
@@ -316,6 +317,9 @@ def permissions(world: World, req: Request, scope: str) -> Response:
     only the four lists (``condition``/``conditionVersion`` appear with conditional assignments, not modelled)."""
     from emulator.roles import DEFINITIONS
 
+    # Assumption: ARM reads an empty path segment as none (``permissions.list_for_resource`` with no parent
+    # resource path sends ``Microsoft.KeyVault//vaults/...``).
+    scope = re.sub(r"/{2,}", "/", scope)
     seen: list[str] = []
     for ra in world.assignments_for(req.principal_id, scope):
         if ra.role_definition_id not in seen and ra.role_definition_id in DEFINITIONS:
