@@ -26,5 +26,6 @@ def test_demo_moves_the_pinned_registry_and_alerts() -> None:
     assert "ALERT warning" in out and "used by acrpinned, acrversionless" in out
     assert "custom events: KeyExpiryAlert" in out and "RegistryKeyRotation" in out and "RotationRun" in out
     assert "Azure SDK HTTP calls" in out and "cmk_rotations" in out
+    assert "retire --plan" in out and "[ ] NOT_IN_USE: shown by acroptedout" in out and "0 to retire" in out
     assert "Unexpected egress: none." in out
     assert "Traceback" not in run.stderr
