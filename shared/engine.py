@@ -78,10 +78,10 @@ class RotationEngine:
             if request.retire and self.retirement is not None:
                 report = self.retirement.after_sweep(report)
             span.set_attributes({f"rotation.count.{k}": v for k, v in report.counts().items()})
-            for outcome in report.outcomes:  # inside the span: each event carries the run's operation id
-                self._notify(self.sink.outcome, outcome)
-            self._notify(self.sink.run, report)
-        return report
+            # Inside the span: each event carries the run's operation id.
+            recorded = [self._notify(self.sink.outcome, o) for o in report.outcomes] + [
+                self._notify(self.sink.run, report)]
+        return replace(report, recorded=all(recorded))
 
     def _run(self, request: RunRequest) -> RunReport:
         started, began = self.clock(), time.monotonic()
@@ -136,11 +136,13 @@ class RotationEngine:
                               self.registries.list_subscription_ids)
 
     @staticmethod
-    def _notify(deliver: Callable[[Any], None], item: object) -> None:
+    def _notify(deliver: Callable[[Any], None], item: object) -> bool:
         try:
             deliver(item)
         except Exception:  # telemetry trouble must not undo or hide the work itself
             log.exception("recording %s failed", type(item).__name__)
+            return False
+        return True
 
 
 def _expiry_of(keys: dict[KeyRef, KeyObservation]) -> dict[tuple[KeyRef, str], datetime]:

@@ -152,7 +152,13 @@ class RunReport:
     # (key, version) -> expiry, for every version read this run: the days-to-expiry gauge
     version_expiry: Mapping[tuple[KeyRef, str], datetime] = field(default_factory=_frozen_map)
     duration_ms: int = 0
+    recorded: bool = True  # every outcome and the run reached the sink (telemetry)
     retirement: RetirementReport | None = None  # the sweep's retirement step (docs/retirement.md)
+
+    @property
+    def unrecorded_permanent_problem(self) -> bool:
+        """A permanent problem that telemetry did not take: only a redelivery (or the dead-letter) keeps it."""
+        return not self.recorded and any(not p.transient for p in self.problems)
 
     @property
     def trigger(self) -> Trigger:
@@ -168,7 +174,7 @@ class RunReport:
 
     @property
     def needs_retry(self) -> bool:
-        """A transient failure that a redelivery can fix."""
+        """A transient failure that a redelivery can fix (a permanent one is recorded and acknowledged)."""
         return any(o.result == Result.FAILED and o.transient for o in self.outcomes) or any(
             p.transient for p in self.problems
         ) or any(o.reason == Reason.DEFERRED for o in self.outcomes)

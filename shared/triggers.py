@@ -59,6 +59,8 @@ def key_event(envelope: EventEnvelope, engine_factory: EngineFactory = _default_
     report = engine.run(event.request(engine.settings.event_budget_s))
     if report.needs_retry:
         raise RetryLater(f"transient failures in run {report.correlation_id}: {report.counts()}")
+    if report.unrecorded_permanent_problem:  # redelivered, then dead-lettered: where the dead-letter alert fires
+        raise RetryLater(f"run {report.correlation_id} met a permanent problem that could not be recorded")
     return report
 
 

@@ -83,7 +83,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       }
       runtime: {
         name: 'python'
-        version: '3.11'
+        version: '3.13'
       }
     }
   }
@@ -95,7 +95,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     // checkov:skip=CKV_AZURE_63: app settings, not web config; logs go to Application Insights through OpenTelemetry
     // checkov:skip=CKV_AZURE_65: app settings, not web config; no detailed error pages on a Functions host
     // checkov:skip=CKV_AZURE_66: app settings, not web config; requests are traced in Application Insights
-    // checkov:skip=CKV_AZURE_80: app settings, not web config; Python 3.11, no .NET
+    // checkov:skip=CKV_AZURE_80: app settings, not web config; Python 3.13, no .NET
     // checkov:skip=CKV_AZURE_88: app settings, not web config; Flex Consumption has no Azure Files content share
     // checkov:skip=CKV_AZURE_222: app settings, not web config; public access is decided on the site (see above)
     name: 'appsettings'

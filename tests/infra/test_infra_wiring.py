@@ -83,7 +83,7 @@ def test_the_host_settings_are_identity_based_and_keyless() -> None:
         "AzureWebJobsStorage__blobServiceUri:", "AzureWebJobsStorage__queueServiceUri:",
         "APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identityClientId}'",
         "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'", "AZURE_CLIENT_ID: identityClientId",
-        "name: 'python'", "version: '3.11'", "type: 'UserAssignedIdentity'", "name: 'FC1'",
+        "name: 'python'", "version: '3.13'", "type: 'UserAssignedIdentity'", "name: 'FC1'",
     ):
         assert setting in code, setting
     for forbidden in ("AccountKey", "listKeys(", "FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage:"):

@@ -54,3 +54,24 @@ def test_a_credential_that_fails_everywhere_is_one_permanent_problem_event_per_r
         assert triggers.key_event(envelope, lambda: engine) is not None  # no RetryLater: nothing to redeliver for
     problems = [vars(r) for r in caplog.records if getattr(r, CUSTOM_EVENT, None) == PROBLEM_EVENT]
     assert [(p["reason"], p["transient"], p["scope"]) for p in problems] == [("NO_CREDENTIAL", "false", "credential")]
+
+
+def test_a_permanent_problem_that_cannot_be_recorded_is_left_to_redelivery_and_the_dead_letter() -> None:
+    """on_key_event acknowledges a permanent problem once it is recorded; if even that fails, it raises, so that
+    Event Grid redelivers and finally dead-letters the event, where the dead-letter alert fires."""
+    from shared import triggers
+    from shared.engine import OutcomeSink
+    from shared.events import EventEnvelope
+
+    class Broken(OutcomeSink):
+        def run(self, report) -> None:
+            raise OSError("telemetry is down")
+
+    arm = FakeRegistries(listing_errors={"*": PermanentError(Reason.NO_CREDENTIAL, "no credential")})
+    envelope = EventEnvelope("evt-1", "Microsoft.KeyVault.KeyNewVersionCreated", "acr-cmk", "/t",
+                             {"Id": KEY.uri("abc123"), "ObjectType": "Key"})
+    recorded = assemble(Settings(), FakeKeyVault(lambda: NOW), arm, clock=lambda: NOW, locks=KeyedLocks())
+    assert triggers.key_event(envelope, lambda: recorded) is not None
+    broken = assemble(Settings(), FakeKeyVault(lambda: NOW), arm, clock=lambda: NOW, sink=Broken(), locks=KeyedLocks())
+    with pytest.raises(triggers.RetryLater, match="could not be recorded"):
+        triggers.key_event(envelope, lambda: broken)
