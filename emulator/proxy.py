@@ -70,9 +70,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._refuse(403, "Forbidden: the Azure stand-in does not serve this host")
             return
         if service == "vault" and world.vault_for_host(host) is None:
-            # No such vault: fail the way an unresolvable name fails through a proxy.
+            # No such vault (or a deleted one): fail the way an unresolvable name fails through a proxy. Proxies
+            # word this differently; the stand-in's status line says it (azure-core shows it: "Tunnel connection
+            # failed: 502 Name Not Resolved"), as a direct connection's "Failed to resolve '<host>'" does.
             self._log(Request("CONNECT", host, "", {}, self._headers()), 502, None)
-            self._refuse(502, "Bad Gateway: name not resolved")
+            self._refuse(502, "Bad Gateway: name not resolved", reason="Name Not Resolved")
             return
         self.send_response(200, "Connection established")
         self.end_headers()
@@ -91,9 +93,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.tunnel_host = host
         self.close_connection = False
 
-    def _refuse(self, status: int, text: str) -> None:
+    def _refuse(self, status: int, text: str, reason: str | None = None) -> None:
         body = text.encode()
-        self.send_response(status)
+        self.send_response(status, reason)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")

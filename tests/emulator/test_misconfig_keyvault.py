@@ -187,8 +187,9 @@ def test_key_without_the_operation(az: AzureStandIn, demo: Estate) -> None:
 
 def test_vault_deleted_dns_fails_arm_says_404_and_deleted_vaults_has_it(az: AzureStandIn, demo: Estate) -> None:
     az.misconfig.delete_vault(VAULT)
-    with pytest.raises(ServiceRequestError):
+    with pytest.raises(ServiceRequestError) as dns:
         KeyClient(demo.vault_url, DefaultAzureCredential(), retry_total=0).get_key(KEY_NAME)
+    assert "resolve" in str(dns.value).lower()  # through the proxy, as a direct "Failed to resolve" says
     mgmt = KeyVaultManagementClient(DefaultAzureCredential(), demo.subscription_id)
     with pytest.raises(ResourceNotFoundError) as err:
         mgmt.vaults.get(RESOURCE_GROUP, VAULT)
