@@ -20,7 +20,7 @@ from shared.keyids import KeyRef
 from shared.locks import KeyedLocks
 from shared.model import Registry
 from shared.observe import observe_key
-from shared.outcomes import RunProblem, RunReport
+from shared.outcomes import RunProblem, RunReport, once_per_run
 from shared.reasons import Reason, RetireResult
 from shared.requests import RunRequest
 from shared.retirement import (
@@ -97,8 +97,9 @@ class Retirer:
     clock: Callable[[], datetime]
     recorder: Callable[[RetirementReport, bool], None] = field(default=record)
 
-    def plan(self, blockers: Sequence[str] = ()) -> tuple[RetirementPlan, Estate, tuple[RunProblem, ...]]:
-        estate, problems = self.reads.estate(self.clock(), blockers)
+    def plan(self, blockers: Sequence[str] = (),
+             keys: Sequence[KeyRef] | None = None) -> tuple[RetirementPlan, Estate, tuple[RunProblem, ...]]:
+        estate, problems = self.reads.estate(self.clock(), blockers, keys)
         plan = plan_retirement(estate)
         return plan, estate, problems + plan.problems
 
@@ -117,13 +118,13 @@ class Retirer:
     def _after_sweep(self, report: RunReport, mode: str) -> RunReport:
         blockers = [f"{p.reason.value} at {p.scope}" for p in report.problems] + \
             [f"{o.registry_name}: {o.reason.value}" for o in report.outcomes if o.result.value == "failed"]
-        plan, estate, problems = self.plan(blockers)
+        plan, estate, problems = self.plan(blockers, [o.key for o in report.outcomes if o.key is not None])
         applying = mode == "auto" and not report.request.dry_run
         found = self._apply(plan, estate, report.request) if applying else \
             RetirementReport(report.request, "plan", plan, self._would(plan, report.request), problems)
         found = replace(found, mode="auto" if applying else "plan", plan=plan, problems=problems + found.problems)
         self.recorder(found, False)
-        return replace(report, retirement=found, problems=report.problems + found.problems)
+        return replace(report, retirement=found, problems=once_per_run([*report.problems, *found.problems]))
 
     def apply(self, request: RunRequest, expected_hash: str) -> RetirementReport:
         """The CLI's ``--apply --plan-hash H``: recompute; apply only if the plan is the one reviewed."""

@@ -68,22 +68,36 @@ class RetirementReads:
     vaults: AccessPort | None
     unwrap: UnwrapAccessPort | None
 
-    def estate(self, now: datetime, blockers: Sequence[str] = ()) -> tuple[Estate, tuple[RunProblem, ...]]:
-        listed = list_everywhere(self.registries)
-        refs = keys_in_scope(listed.registries, self.settings)
-        tags = dict(zip(refs, each(refs, self.switch.get_tags), strict=True))
-        problems = list(listed.problems)
-        opted: dict[KeyRef, dict[str, str]] = {}
-        for ref in refs:
-            read = tags[ref]
-            if isinstance(read, RotationError):
-                problems.append(RunProblem(str(ref), read.reason, read.transient, f"reading tags: {read.message}"))
-            elif retire_after_days(read) != (None, ""):  # opted in, or a bad value to report
-                opted[ref] = read
-        vault_ids = self._vault_ids(listed.subscriptions) if opted else {}
+    def estate(self, now: datetime, blockers: Sequence[str] = (),
+               keys: Sequence[KeyRef] | None = None) -> tuple[Estate, tuple[RunProblem, ...]]:
+        """``keys``: the keys in scope when the caller knows them (the sweep): their tags are read first, and every
+        subscription is listed only when one of them is opted in. Otherwise (the CLI) the listing finds them."""
+        listed: Listed | None = None
+        if keys is None:
+            listed = list_everywhere(self.registries)
+            refs = keys_in_scope(listed.registries, self.settings)
+        else:
+            refs = sorted(set(keys), key=str)
+        opted, problems = self._opted_in(refs)
+        if not opted:
+            return Estate(listed.registries if listed else (), MappingProxyType({}), tuple(blockers), now), \
+                tuple(problems) + (listed.problems if listed else ())
+        listed = listed or list_everywhere(self.registries)
+        vault_ids = self._vault_ids(listed.subscriptions)
         facts = {ref: self._facts(ref, read, now, vault_ids) for ref, read in opted.items()}
         return Estate(listed.registries, MappingProxyType(facts), tuple(blockers) + listed.blockers, now), \
-            tuple(problems)
+            tuple(problems) + listed.problems
+
+    def _opted_in(self, refs: list[KeyRef]) -> tuple[dict[KeyRef, dict[str, str]], list[RunProblem]]:
+        """The keys whose tags carry the retirement tag (with a valid value or not), and the tags not readable."""
+        opted: dict[KeyRef, dict[str, str]] = {}
+        problems: list[RunProblem] = []
+        for ref, read in zip(refs, each(refs, self.switch.get_tags), strict=True):
+            if isinstance(read, RotationError):
+                problems.append(RunProblem(str(ref), read.reason, read.transient, f"reading tags: {read.message}"))
+            elif retire_after_days(read) != (None, ""):
+                opted[ref] = read
+        return opted, problems
 
     def _facts(self, ref: KeyRef, tags: dict[str, str], now: datetime, vault_ids: dict[str, str | None]) -> KeyFacts:
         if retire_after_days(tags)[0] is None:  # a bad value: reported by the plan; nothing more to read

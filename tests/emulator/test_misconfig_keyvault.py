@@ -197,7 +197,7 @@ def test_vault_deleted_dns_fails_arm_says_404_and_deleted_vaults_has_it(az: Azur
     assert_like(err.value, "arm-404-ResourceNotFound-vault")
     deleted = mgmt.vaults.get_deleted(VAULT, "westeurope")
     assert deleted.properties is not None and deleted.properties.vault_id and deleted.properties.scheduled_purge_date
-    assert deleted.properties.purge_protection_enabled is False
+    assert deleted.properties.purge_protection_enabled is True  # the demo vault has it, as ACR advises
     assert [v.name for v in mgmt.vaults.list_deleted()] == [VAULT]
 
 
@@ -205,6 +205,8 @@ def test_vault_properties_keep_real_casing_and_omissions(az: AzureStandIn, demo:
     """The vault's ARM body: RBAC on (key present), purge protection off (key ABSENT, not false), no networkAcls
     until set; turning things on and off gives the recorded shapes."""
     mgmt = KeyVaultManagementClient(DefaultAzureCredential(), demo.subscription_id, retry_total=0)
+    assert _raw_vault(mgmt)["enablePurgeProtection"] is True  # the demo vault has it
+    az.misconfig.purge_protection(VAULT, False)
     raw = _raw_vault(mgmt)
     assert raw["enableRbacAuthorization"] is True and "enablePurgeProtection" not in raw and "networkAcls" not in raw
     az.misconfig.firewall(VAULT, "Deny")
