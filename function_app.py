@@ -37,6 +37,13 @@ def status(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(json.dumps(answer.body), status_code=answer.status, mimetype="application/json")
 
 
+@app.route(route="doctor", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def doctor(req: func.HttpRequest) -> func.HttpResponse:
+    """The deployment checked end to end, as the app's own identity and from its own network; reads only."""
+    answer = triggers.doctor()
+    return func.HttpResponse(json.dumps(answer.body), status_code=answer.status, mimetype="application/json")
+
+
 # Opt-in fan-out (ROTATION_QUEUE_NAME): registered only when set, since the host cannot start a queue
 # trigger whose queue name resolves to nothing; unset, events and sweeps apply in-process.
 if os.environ.get("ROTATION_QUEUE_NAME", "").strip():

@@ -317,8 +317,8 @@ def permissions(world: World, req: Request, scope: str) -> Response:
     only the four lists (``condition``/``conditionVersion`` appear with conditional assignments, not modelled)."""
     from emulator.roles import DEFINITIONS
 
-    # Assumption: ARM reads an empty path segment as none (``permissions.list_for_resource`` with no parent
-    # resource path sends ``Microsoft.KeyVault//vaults/...``).
+    # azure-mgmt-authorization's list_for_resource with an empty parent path (as the Azure CLI passes it) sends
+    # ``Microsoft.KeyVault//vaults/{name}``; ARM reads it as the resource's scope (assumed: empty segments ignored).
     scope = re.sub(r"/{2,}", "/", scope)
     seen: list[str] = []
     for ra in world.assignments_for(req.principal_id, scope):

@@ -142,6 +142,7 @@ var rotationSettings = {
   ROTATION_DISCOVERY: discovery
   ROTATION_RETIRE: retire
   AZURE_CLOUD: environment().name // AzureCloud, AzureChinaCloud or AzureUSGovernment, as the engine expects
+  EVENTGRID_SYSTEM_TOPIC_IDS: join(systemTopicIds, ',') // doctor only: the topics it reads (Reader on each)
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -270,6 +271,17 @@ module rbacRetirement 'app/rbac-retirement.bicep' = [for (v, i) in (retire == 'a
     keyVaultName: v.name
     appPrincipalId: identity.outputs.principalId
   }
+}]
+
+// ... each watched vault's Event Grid system topic (Reader on the topic alone: doctor reads its subscriptions) ...
+module rbacTopics 'app/rbac-systemtopic.bicep' = [for (t, i) in systemTopicIds: {
+  name: 'rbac-evgt-${i}-${take(uniqueString(t), 6)}'
+  scope: resourceGroup(split(t, '/')[2], split(t, '/')[4])
+  params: {
+    systemTopicName: last(split(t, '/'))
+    appPrincipalId: identity.outputs.principalId
+  }
+  dependsOn: [systemTopics, existingTopics]
 }]
 
 // ... and the registries' scope: whole subscriptions, or only the named resource groups in them.

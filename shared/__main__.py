@@ -4,6 +4,7 @@
     python -m shared sweep [--dry-run] [--json]
     python -m shared rotate [--registry ID [--to-version V [--allow-downgrade]] | --key URL] [--dry-run] [--json]
     python -m shared retire (--plan | --apply --plan-hash H | --undo VERSION [--key URL]) [--json]
+    python -m shared doctor [--json] [--app NAME]
 
 Works against Azure after ``az login`` (DefaultAzureCredential), and against the stand-in when its environment is
 exported. With APPLICATIONINSIGHTS_CONNECTION_STRING set, outcomes, metrics and traces go to Application Insights
@@ -14,12 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from shared import retirement_cli, telemetry, triggers
+from shared import doctor, retirement_cli, telemetry, triggers
 from shared.outcomes import RunReport
 from shared.reasons import AUTHENTICATION_REASONS, Result
 from shared.render import table
@@ -60,7 +62,7 @@ def print_run(report: RunReport) -> None:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m shared", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = root.add_subparsers(dest="command", required=True, metavar="{status,sweep,rotate,retire}")
+    commands = root.add_subparsers(dest="command", required=True, metavar="{status,sweep,rotate,doctor,retire}")
     status = commands.add_parser("status", help="every CMK registry in scope, its key and its problems")
     status.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page")
     sweep = commands.add_parser("sweep", help="converge everything in scope, as the timer does")
@@ -72,7 +74,10 @@ def parser() -> argparse.ArgumentParser:
     rotate.add_argument("--allow-downgrade", action="store_true", help="with --to-version: even to an older one")
     for command in (sweep, rotate):
         command.add_argument("--dry-run", action="store_true", help="plan only; write nothing")
-    for command in (status, sweep, rotate):
+    checkup = commands.add_parser("doctor", help="check the deployment end to end, writing nothing")
+    checkup.add_argument("--app", default="", metavar="NAME",
+                         help="the function app whose on_key_event Event Grid must deliver to")
+    for command in (status, sweep, rotate, checkup):
         command.add_argument("--json", action="store_true", help="machine-readable output")
     retirement_cli.add_parser(commands)
     return root
@@ -94,13 +99,17 @@ def answer(args: argparse.Namespace) -> triggers.Answer:
         return triggers.status()
     if args.command == "sweep":
         return triggers.cli_sweep(args.dry_run)
+    if args.command == "doctor":
+        return triggers.doctor(args.app)
     return triggers.rotate_fields(rotate_fields(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     console = logging.StreamHandler()
-    console.setLevel(logging.WARNING)  # outcome events are INFO records: exported, not printed
+    console.setLevel(logging.WARNING)
+    # Custom events (outcomes, alerts, problems) are exported to Application Insights, and printed by the CLI itself.
+    console.addFilter(lambda record: not hasattr(record, telemetry.CUSTOM_EVENT))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[console])
     # azure-identity warns with its whole credential chain; the CLI says it in one paragraph (the chain: DEBUG).
     logging.getLogger("azure.identity").setLevel(logging.ERROR)
@@ -126,6 +135,8 @@ def exit_code(result: triggers.Answer) -> int:
     report = result.report
     if report is None:  # a 400 (bad input) or a 500 (configuration) answer
         return USAGE_OR_CONFIGURATION
+    if isinstance(report, doctor.DoctorReport):
+        return doctor.exit_code(report)
     reasons = {p.reason for p in report.problems}
     if isinstance(report, RunReport):
         reasons |= {o.reason for o in report.outcomes if o.result == Result.FAILED}
@@ -142,11 +153,35 @@ def authentication_paragraph(report: RunReport | StatusReport) -> str | None:
         details += [o.detail for o in report.outcomes if o.reason in AUTHENTICATION_REASONS]
     if not details:
         return None
-    return "\n".join(textwrap.wrap(f"Could not authenticate to Azure. {details[0]}", width=100))
+    # Wrapped for a terminal, never inside a `command`.
+    text = re.sub(r"`[^`]*`", lambda m: m.group(0).replace(" ", "\u00a0"),
+                  f"Could not authenticate to Azure. {details[0]}")
+    return "\n".join(textwrap.wrap(text, width=100, break_on_hyphens=False)).replace("\u00a0", " ")
+
+
+def print_doctor(report: doctor.DoctorReport) -> None:
+    print(f"doctor, run from {report.ran_from}")
+    for check in report.checks:
+        print(f"{check.status.value}  {check.name}: {check.detail}"
+              + (f" [{check.reason.value}]" if check.reason else ""))
+        if check.fix:
+            print("\n".join(textwrap.wrap(f"fix: {check.fix}", width=110, initial_indent="      ",
+                                          subsequent_indent="        ")))
+    print(", ".join(f"{n} {status}" for status, n in report.counts().items()))
+
+
+def show_doctor(args: argparse.Namespace, report: doctor.DoctorReport) -> int:
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print_doctor(report)
+    return doctor.exit_code(report)
 
 
 def show(args: argparse.Namespace, result: triggers.Answer) -> int:
     report = result.report
+    if isinstance(report, doctor.DoctorReport):
+        return show_doctor(args, report)
     if isinstance(report, StatusReport) and getattr(args, "html", None):
         with open(args.html, "w", encoding="utf-8") as page:
             page.write(render_status_html(report))

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from azure.core.pipeline.transport import RequestsTransport
 from azure.identity import AzureAuthorityHosts, DefaultAzureCredential
@@ -49,6 +51,11 @@ from shared.retirement_observe import RetirementReads
 from shared.rollout import MAX_WORKERS, Applier, Rollout
 from shared.settings import Settings, load_settings
 from shared.telemetry import CONNECTION_STRING, TelemetrySink, already_configured, running_in_functions
+
+if TYPE_CHECKING:
+    from azure.mgmt.eventgrid import EventGridManagementClient
+
+    from shared.doctor import DoctorReport
 
 USER_AGENT = "acr-cmk-rotation/0.1"
 _AUTHORITY = {
@@ -129,6 +136,12 @@ class AzureClients:
 
     def authorization_client(self, subscription_id: str) -> AuthorizationManagementClient:
         client: AuthorizationManagementClient = self._arm_client(AuthorizationManagementClient, subscription_id)
+        return client
+
+    def eventgrid_client(self, subscription_id: str) -> EventGridManagementClient:
+        from azure.mgmt.eventgrid import EventGridManagementClient  # doctor only: not loaded at cold start
+
+        client: EventGridManagementClient = self._arm_client(EventGridManagementClient, subscription_id)
         return client
 
     def subscription_client(self) -> SubscriptionClient:
@@ -262,3 +275,38 @@ def engine() -> RotationEngine:
         if _engine is None:
             _engine = build_engine()
         return _engine
+
+
+def doctor(env: Mapping[str, str] | None = None, app_name: str = "", credential: Any = None) -> DoctorReport:
+    """``doctor``'s wiring: the facts read as the app's own identity (or the operator's), then judged. Reads only.
+    Its own clients and credential, so that azure-identity says which credential of its chain gave the token."""
+    from shared.adapters.doctor import DoctorAdapter
+    from shared.adapters.eventgrid import EventGridAdapter
+    from shared.adapters.identity import IdentityAdapter
+    from shared.adapters.permissions import PermissionsAdapter
+    from shared.doctor import Facts, report, topic_ids
+    from shared.doctor_gather import gather
+    from shared.engine import OutcomeSink, utc_now
+
+    env = os.environ if env is None else env
+    where, in_app = ran_from_of(env)
+    base = Facts(where, in_app, app_name=app_name or env.get("WEBSITE_SITE_NAME", "") or
+                 env.get("AZURE_FUNCTION_APP_NAME", ""), telemetry=env.get(CONNECTION_STRING, ""))
+    try:
+        settings, topics = load_settings(env), topic_ids(env.get("EVENTGRID_SYSTEM_TOPIC_IDS", ""))
+    except ConfigurationError as exc:
+        return report(replace(base, settings_error=str(exc)))
+    clients = AzureClients(settings, credential)
+    quiet_azure_loggers()
+    port = DoctorAdapter(IdentityAdapter(clients.credential, settings.endpoints.resource_manager + "/.default"),
+                         PermissionsAdapter(clients.authorization_client),
+                         EventGridAdapter(clients.eventgrid_client, topics))
+    facts = gather(replace(base, auto_rotate=settings.auto_rotate_keys),
+                   lambda: build_engine(env, clients.credential, OutcomeSink()), port, utc_now)
+    return report(facts)
+
+
+def ran_from_of(env: Mapping[str, str]) -> tuple[str, bool]:
+    from shared.doctor import ran_from
+
+    return ran_from(env, socket.gethostname())

@@ -91,7 +91,11 @@ def parse_key_id(raw: object, allowed_suffixes: tuple[str, ...]) -> KeyId:
     if parts.scheme.lower() != "https":
         raise InvalidKeyId("key id must be an https URL")
     host = (parts.hostname or "").lower()
-    if parts.port not in (None, 443) or parts.username or parts.password or parts.query or parts.fragment:
+    try:
+        port = parts.port
+    except ValueError:  # urllib raises for a port that is not a number ("https://:$")
+        raise InvalidKeyId("key id must be a plain https://<vault host>/keys/<name> URL") from None
+    if port not in (None, 443) or parts.username or parts.password or parts.query or parts.fragment:
         raise InvalidKeyId("key id must be a plain https://<vault host>/keys/<name> URL")
     if not any(host.endswith("." + suffix) for suffix in allowed_suffixes):
         raise InvalidKeyId(f"host {host!r} is not a Key Vault host of this cloud ({', '.join(allowed_suffixes)})")

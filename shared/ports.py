@@ -13,7 +13,6 @@ from shared.keyids import KeyRef
 from shared.model import KeyDetails, KeyVersion, Registry, VaultAccess
 from shared.queue_messages import RotationMessage
 from shared.retirement import Unwrappers
-from shared.retirement_access import PermissionSet
 
 
 class KeyVaultPort(Protocol):
@@ -97,13 +96,9 @@ class KeyVersionSwitchPort(Protocol):
 
 
 class UnwrapAccessPort(Protocol):
-    """Retirement's access reads: who can unwrap with a key, and what the app itself may do on a vault."""
+    """Retirement's access read: who can unwrap with a key."""
 
     def unwrappers(self, vault_id: str, key_name: str) -> Unwrappers:
         """Principals that can unwrap with the key: RBAC assignments at the key or above it (vault, resource group,
         subscription, management group) whose role grants unwrap, and the vault's access policies that do."""
-        ...
-
-    def effective_permissions(self, vault_id: str) -> list[PermissionSet]:
-        """The app's own data permissions at the vault (ARM's effective-permissions API)."""
         ...

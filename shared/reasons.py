@@ -95,6 +95,11 @@ class Problem(StrEnum):
     # is user-assigned (only a system-assigned one counts), or the vault does not let trusted services through.
     VAULT_FIREWALL_BLOCKS_REGISTRY = "VAULT_FIREWALL_BLOCKS_REGISTRY"
     VAULT_WITHOUT_PURGE_PROTECTION = "VAULT_WITHOUT_PURGE_PROTECTION"  # a deleted key could be purged at once
+    # Found only by ``doctor`` (shared/doctor.py), about the deployment rather than one registry.
+    EVENT_SUBSCRIPTION_MISSING = "EVENT_SUBSCRIPTION_MISSING"  # no system topic subscription to this on_key_event
+    EVENT_TYPES_MISSING = "EVENT_TYPES_MISSING"  # the subscription leaves out a key event the app acts on
+    DEAD_LETTER_MISSING = "DEAD_LETTER_MISSING"  # undeliverable key events would be dropped after a day, unseen
+    TELEMETRY_NOT_CONFIGURED = "TELEMETRY_NOT_CONFIGURED"  # no Application Insights: no outcome, no alert
 
 
 class RetireCheck(StrEnum):

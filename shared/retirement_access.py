@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 from shared.model import VaultAccess
 
@@ -21,6 +22,15 @@ UPDATE = "Microsoft.KeyVault/vaults/keys/update/action"
 RETIRE_DATA_ACTIONS = (READ, UPDATE)  # what the custom role of infra/app/rbac-retirement.bicep holds, and only that
 UNWRAP_POLICY_PERMISSIONS = frozenset({"unwrapkey", "all"})  # access-policy key permissions that allow unwrapping
 RETIRE_POLICY_PERMISSIONS = frozenset({"get", "update"})  # what an access-policy vault must grant the app
+
+
+class DataPermissions(Protocol):
+    """One permission entry: a role definition's, or the effective-permissions API's (doctor's ``Permissions``)."""
+
+    @property
+    def data_actions(self) -> Sequence[str]: ...
+    @property
+    def not_data_actions(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,7 @@ def _matches(patterns: Iterable[str], action: str) -> bool:
     return any(_pattern(p).match(action) for p in patterns)
 
 
-def grants(permissions: Sequence[PermissionSet], action: str) -> bool:
+def grants(permissions: Sequence[DataPermissions], action: str) -> bool:
     """Azure RBAC: some permission entry allows the data action and does not exclude it."""
     return any(_matches(p.data_actions, action) and not _matches(p.not_data_actions, action) for p in permissions)
 
@@ -51,10 +61,11 @@ class Verdict:
     detail: str
 
 
-def may_disable_versions(vault: VaultAccess, effective: Sequence[PermissionSet] | None,
+def may_disable_versions(vault: VaultAccess, effective: Sequence[DataPermissions] | None,
                          app_object_id: str | None) -> Verdict:
     """Can the app disable key versions on ``vault``? RBAC vaults: the app's effective data actions at the vault
-    (None when they could not be read); access-policy vaults: the app's policy needs get and update on keys."""
+    (ARM's effective-permissions API, as doctor reads them with ``adapters/permissions.py``; None when they could not
+    be read); access-policy vaults: the app's policy needs get and update on keys."""
     if vault.rbac:
         if effective is None:
             return Verdict(None, f"the app's permissions on {vault.name} could not be read")

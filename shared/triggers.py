@@ -18,6 +18,7 @@ from shared.queue_messages import DEFAULT_MAX_DEQUEUE, InvalidMessage, parse_mes
 from shared.requests import RunRequest, new_correlation_id
 
 if TYPE_CHECKING:  # the engine and its model load with the engine, on first use, not at function indexing
+    from shared.doctor import DoctorReport
     from shared.engine import RotationEngine
     from shared.outcomes import RunReport
     from shared.status import StatusReport
@@ -36,7 +37,7 @@ class Answer:
 
     status: int
     body: dict[str, Any] = field(default_factory=dict)
-    report: RunReport | StatusReport | None = None
+    report: RunReport | StatusReport | DoctorReport | None = None
 
 
 def _default_engine() -> RotationEngine:
@@ -100,7 +101,7 @@ def _error(status: int, message: str, field: str | None = None, **extra: Any) ->
     return Answer(status, {"error": error})
 
 
-def _answered(what: str, produce: Callable[[str], RunReport | StatusReport]) -> Answer:
+def _answered(what: str, produce: Callable[[str], RunReport | StatusReport | DoctorReport]) -> Answer:
     """200 with the report; 400 naming the bad field; 500 with a message, never a stack trace."""
     correlation_id = new_correlation_id()
     try:
@@ -149,3 +150,15 @@ def cli_sweep(dry_run: bool, engine_factory: EngineFactory = _default_engine) ->
 def status(engine_factory: EngineFactory = _default_engine) -> Answer:
     """Inventory, newest usable versions, expiry and problems of every CMK registry in scope."""
     return _answered("status", lambda _: engine_factory().status())
+
+
+def _default_doctor(app_name: str) -> DoctorReport:
+    from shared.composition import doctor
+
+    return doctor(app_name=app_name)
+
+
+def doctor(app_name: str = "", run: Callable[[str], DoctorReport] = _default_doctor) -> Answer:
+    """Checks the deployment end to end as this process's identity, writing nothing: 200 with the report, whatever
+    it found (its checks say PASS, WARN or FAIL)."""
+    return _answered("doctor", lambda _: run(app_name))

@@ -6,7 +6,7 @@ docs/troubleshooting.md explains each row at length (a test keeps the two comple
 
 from __future__ import annotations
 
-from shared.reasons import Reason
+from shared.reasons import Finding, Problem, Reason
 
 # The least role that grants an ARM action this app needs (docs/deploy.md, "Roles, and why each").
 ROLE_FOR_ACTION = {
@@ -18,8 +18,12 @@ ROLE_FOR_ACTION = {
     "microsoft.keyvault/locations/deletedvaults/read": "Reader on the vault's subscription",
     "microsoft.authorization/roleassignments/read": "Reader on the vault",
     "microsoft.resourcegraph/resources/read": "Reader on each subscription in scope",
-    "microsoft.eventgrid/systemtopics/read": "EventGrid Contributor (or Reader) on the vault's system topic",
-    "microsoft.eventgrid/systemtopics/eventsubscriptions/read": "EventGrid EventSubscription Reader on the topic",
+    # Reader on the topic alone: the least built-in role with systemTopics/read and its eventSubscriptions/read
+    # (EventGrid EventSubscription Reader covers neither; EventGrid Contributor writes). infra grants it.
+    "microsoft.eventgrid/systemtopics/read": "Reader on the vault's Event Grid system topic (infra/app/"
+                                             "rbac-systemtopic.bicep grants it)",
+    "microsoft.eventgrid/systemtopics/eventsubscriptions/read": "Reader on the vault's Event Grid system topic "
+                                                                "(infra/app/rbac-systemtopic.bicep grants it)",
     "microsoft.managedidentity/userassignedidentities/assign/action":
         "Managed Identity Operator on the identity (only needed when a registry's identity changes)",
 }
@@ -60,14 +64,38 @@ FIX: dict[Reason, str] = {
                           "registries using its keys cannot reach their data until then",
 }
 
+# The fix for a problem that ``doctor`` reports (status and the diagnosis name the problem; docs/troubleshooting.md
+# explains it).
+PROBLEM_FIX: dict[Problem, str] = {
+    Problem.IDENTITY_MISSING: "assign the identity to the registry again (`az acr identity assign --identities "
+                              "{identity}`), or move the registry to an identity it has",
+    Problem.IDENTITY_WITHOUT_KEY_ACCESS: "grant the registry's identity Key Vault Crypto Service Encryption User on "
+                                         "the vault or key (RBAC), or an access policy with get, wrapKey and unwrapKey",
+    Problem.KEY_ACCESS_UNKNOWN: "grant the app's identity Reader on the vault so that role assignments and access "
+                                "policies can be read",
+    Problem.VAULT_FIREWALL_BLOCKS_REGISTRY: "use the registry's system-assigned identity for encryption and allow "
+                                            "trusted Microsoft services in vault {vault}'s networking rules",
+    Problem.VAULT_WITHOUT_PURGE_PROTECTION: "`az keyvault update --name {vault} --enable-purge-protection true` "
+                                            "(it cannot be turned off again)",
+    Problem.EVENT_SUBSCRIPTION_MISSING: "run the postdeploy hook again (`azd hooks run postdeploy`), or "
+                                        "`azd provision` with CREATE_EVENT_SUBSCRIPTIONS=true",
+    Problem.EVENT_TYPES_MISSING: "include {event_types} in the subscription's event types (`az eventgrid "
+                                 "system-topic event-subscription update --included-event-types`), or run the "
+                                 "postdeploy hook again",
+    Problem.DEAD_LETTER_MISSING: "give the subscription a dead-letter container (`az eventgrid system-topic "
+                                 "event-subscription update --deadletter-endpoint`), or run the postdeploy hook again",
+    Problem.TELEMETRY_NOT_CONFIGURED: "set APPLICATIONINSIGHTS_CONNECTION_STRING to the connection string of the "
+                                      "deployment's Application Insights (infra sets it on the app)",
+}
+
 KEY_ROLE = {"read": "Key Vault Reader", "create": "Key Vault Crypto Officer",
             "update": "the retirement role (infra/app/rbac-retirement.bicep: keys/read and keys/update/action)"}
 KEY_PERMISSIONS = {"read": "get, list", "create": "get, list, rotate", "update": "get, list, update"}
 
 
-def fix(reason: Reason, **blanks: str) -> str:
+def fix(reason: Finding, **blanks: str) -> str:
     """The fix for ``reason``, its blanks filled (a blank not given stays readable, in braces)."""
-    text = FIX.get(reason, "")
+    text = PROBLEM_FIX.get(reason, "") if isinstance(reason, Problem) else FIX.get(reason, "")
     for name, value in blanks.items():
         text = text.replace("{" + name + "}", value)
     return text

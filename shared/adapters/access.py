@@ -21,13 +21,18 @@ def _error(exc: Exception, what: str) -> RotationError:
     return translate(exc, Call(what, not_found=Reason.KEY_NOT_FOUND))
 
 
+def _text(value: Any, default: str) -> str:
+    """An SDK enum or a plain string, lower-cased (``str()`` of an azure-core enum is its name, not its value)."""
+    return str(getattr(value, "value", value) or default).lower()
+
+
 def _network(props: Any) -> tuple[str, bool]:
     """How the vault takes public traffic: publicNetworkAccess Disabled overrides networkAcls; absent acls: open."""
     acls = props.network_acls
-    bypass = str(getattr(acls, "bypass", None) or "AzureServices").lower() == "azureservices"
-    if str(props.public_network_access or "Enabled").lower() == "disabled":
+    bypass = _text(getattr(acls, "bypass", None), "AzureServices") == "azureservices"
+    if _text(props.public_network_access, "Enabled") == "disabled":
         return "closed", bypass
-    if acls is not None and str(acls.default_action or "Allow").lower() == "deny":
+    if acls is not None and _text(acls.default_action, "Allow") == "deny":
         return "firewalled", bypass
     return "open", bypass
 
@@ -141,12 +146,3 @@ class AccessAdapter:
             return _permission_sets(client.role_definitions.get_by_id(role_definition_id))
         except AzureError:
             return None
-
-    def effective_permissions(self, vault_id: str) -> list[PermissionSet]:
-        parts = vault_id.strip("/").split("/")
-        try:
-            found = self._authorization_for(parts[1]).permissions.list_for_resource(
-                parts[3], "Microsoft.KeyVault", "", "vaults", parts[7])
-            return [PermissionSet(tuple(p.data_actions or ()), tuple(p.not_data_actions or ())) for p in found]
-        except AzureError as exc:
-            raise _error(exc, f"reading the app's permissions on {vault_id}") from None

@@ -80,7 +80,7 @@ def functions() -> list:
 def test_every_function_s_bindings_match_their_binding_type_s_definition(functions: list) -> None:
     function_schema = schema("function.schema.json")
     names = {f.get_function_name() for f in functions}
-    assert names == {"on_key_event", "sweep", "rotate", "status", "apply_rotation"}
+    assert names == {"on_key_event", "sweep", "rotate", "status", "doctor", "apply_rotation"}
     for function in functions:
         for raw in function.get_raw_bindings():
             assert binding_problems(function_schema, json.loads(raw)) == [], (function.get_function_name(), raw)

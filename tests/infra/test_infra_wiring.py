@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from emulator.functions_host import user_functions
+from shared.doctor import DOCTOR_SETTINGS
 from shared.events import KeyEventKind
 from shared.settings import DEFAULTS, load_settings
 from tests.infra.bicep_support import INFRA, ROOT, bicep_files, parse, strip_comments
@@ -52,7 +53,7 @@ def test_the_subscription_filter_is_exactly_the_events_on_key_event_handles() ->
 def test_every_setting_the_engine_reads_is_set_by_the_template() -> None:
     main = parse(INFRA / "main.bicep")
     settings = main["variables"]["rotationSettings"]["value"]
-    assert set(settings) == set(DEFAULTS)
+    assert set(settings) == set(DEFAULTS) | set(DOCTOR_SETTINGS)
     assert main["modules"]["function"]["config"]["params"]["appSettings"] == "rotationSettings"
     assert "union(appSettings," in _code(INFRA / "app" / "function.bicep")
 

@@ -67,9 +67,6 @@ class FakeUnwrap:
     def unwrappers(self, vault_id: str, key_name: str) -> Unwrappers:
         return self.per_key.get(key_name, Unwrappers(frozenset({PRINCIPAL})))
 
-    def effective_permissions(self, vault_id: str) -> list:
-        return []
-
     def list_vaults(self, subscription_id: str) -> list[VaultAccess]:
         return self.vaults.get(subscription_id, [])
 

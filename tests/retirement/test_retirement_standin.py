@@ -198,16 +198,15 @@ def test_without_the_permission_the_disable_fails_and_nothing_changes(az, engine
 
 
 def test_the_doctor_hook_reads_the_apps_own_permission_on_the_vault(az, engine) -> None:
-    from shared.adapters.access import AccessAdapter
+    from shared.adapters.permissions import PermissionsAdapter
     from shared.composition import AzureClients
     from shared.model import VaultAccess
     from shared.retirement_access import may_disable_versions
 
     settled = settle(az)
-    clients = AzureClients(engine.settings)
-    access = AccessAdapter(clients.vaults_client, clients.authorization_client)
+    doctors_read = PermissionsAdapter(AzureClients(engine.settings).authorization_client)  # what doctor reads
     vault = VaultAccess(settled.vault_id, "kv-acr-demo", True)
-    assert may_disable_versions(vault, access.effective_permissions(settled.vault_id), None).allowed is True
+    assert may_disable_versions(vault, doctors_read.vault_permissions(settled.vault_id), None).allowed is True
     az.world.revoke(az.principal_id, "ACR CMK Key Version Retirement")
-    refused = may_disable_versions(vault, access.effective_permissions(settled.vault_id), None)
+    refused = may_disable_versions(vault, doctors_read.vault_permissions(settled.vault_id), None)
     assert refused.allowed is False and "keys/update/action" in refused.detail
