@@ -146,7 +146,7 @@ def retire_after_days(tags: Mapping[str, str] | None) -> tuple[int | None, str]:
     for name, value in (tags or {}).items():
         if name.strip().lower() == RETIRE_TAG:
             raw = str(value).strip()
-            if not raw.isdigit() or not FLOOR_DAYS <= int(raw) <= CEILING_DAYS:
+            if not (raw.isascii() and raw.isdigit()) or not FLOOR_DAYS <= int(raw) <= CEILING_DAYS:
                 return None, (f"tag {RETIRE_TAG}={raw!r} is not a whole number of days from {FLOOR_DAYS} to "
                               f"{CEILING_DAYS}; the key's versions are not retired until it is")
             return int(raw), ""

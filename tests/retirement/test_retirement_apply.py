@@ -78,10 +78,25 @@ def test_only_the_sweep_retires(request_of) -> None:
     assert report.retirement is None and world.keyvault.switches == []
 
 
+def test_without_an_opted_in_key_the_sweep_reads_only_the_tags_for_retirement() -> None:
+    world = settled_world()
+    world.keyvault.tags.clear()
+    listed: list[str] = []
+    world.registries.on_list = listed.append
+    report = world.engine(retire="plan").run(RunRequest.sweep())
+    assert listed == ["00000000-0000-0000-0000-000000000001"]  # the sweep's own discovery, not a second listing
+    assert report.retirement is not None and report.retirement.plan is not None
+    assert report.retirement.plan.candidates == ()
+
+
 def test_off_reads_nothing_for_retirement() -> None:
     world = settled_world()
+    tags_read: list[KeyRef] = []
+    world.keyvault.get_tags = lambda key: tags_read.append(key) or {}  # type: ignore[method-assign]
     report = world.engine(retire="off").run(RunRequest.sweep())
-    assert report.retirement is None and world.keyvault.switches == []
+    assert report.retirement is None and world.keyvault.switches == [] and tags_read == []
+    world.engine(retire="plan").run(RunRequest.sweep())
+    assert tags_read == [KEY]  # (the same wrapper sees the tags read when retirement is on)
 
 
 def test_a_failed_registry_anywhere_in_the_sweep_blocks_retirement() -> None:

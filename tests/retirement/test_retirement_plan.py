@@ -48,7 +48,7 @@ def test_without_the_tag_a_key_is_never_considered() -> None:
     assert plan.candidates == () and plan.problems == () and world.keyvault.reads == 1  # the tags, nothing more
 
 
-@pytest.mark.parametrize("value", ["abc", "6", "0", "-14", "14.5", " ", "99999999999", "1e3"])
+@pytest.mark.parametrize("value", ["abc", "6", "0", "-14", "14.5", " ", "99999999999", "1e3", "\u0661\u0664"])
 def test_a_bad_tag_value_is_a_problem_naming_the_key_and_the_tag_and_retires_nothing(value: str) -> None:
     world = settled_world(tag=value)
     plan = plan_of(world)
