@@ -117,5 +117,5 @@ def render_plan(plan: RetirementPlan) -> list[str]:
             lines.append(f"  {verdict:6} {candidate.version}")
             lines += [f"         [{'x' if e.passed else ' '}] {e.check.value}: {e.detail}" for e in candidate.evidence]
     if not plan.keys:
-        lines.append("no key is tagged cmk-rotation-retire-after-days: nothing to retire")
+        lines.append("no key in scope is opted in (a valid cmk-rotation-retire-after-days tag): nothing to retire")
     return lines

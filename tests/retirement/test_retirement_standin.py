@@ -121,6 +121,8 @@ def test_the_sweep_retires_only_with_auto(az, app_env, monkeypatch) -> None:
     retired = build_engine({**app_env, "ROTATION_RETIRE": "auto"}).run(RunRequest.sweep())
     assert [(o.version, o.result) for o in retired.retirement.outcomes] == [(settled.v1, RetireResult.RETIRED)]
     assert version_enabled(az, settled, settled.v1) is False
+    after = build_engine({**app_env, "ROTATION_RETIRE": "auto"}).run(RunRequest.sweep())  # reads a disabled version
+    assert after.counts()["failed"] == 0 and after.problems == () and after.retirement.outcomes == ()
 
 
 def test_a_registry_outside_the_configured_scope_still_on_the_version_keeps_it(az, app_env) -> None:
