@@ -195,6 +195,9 @@ def _key_read(ref: KeyRef, facts: KeyFacts, estate: Estate, days: int) -> Eviden
     observation = facts.observation
     if observation.error is not None:
         return Evidence(RetireCheck.KEY_READ, False, f"{observation.error.value}: {observation.error_detail}")
+    undated = [v.version for v in observation.versions if v.created_on.timestamp() <= 0]
+    if undated:  # an unknown creation time would make a version look oldest, and its successor look old
+        return Evidence(RetireCheck.KEY_READ, False, f"creation time of {', '.join(undated)} not known")
     newest = newest_usable_version(observation, estate.now)
     if newest is None:
         return Evidence(RetireCheck.KEY_READ, False, "no usable version: nothing is superseded")

@@ -156,6 +156,15 @@ def test_a_key_that_cannot_be_read_retires_nothing() -> None:
     world.keyvault.list_versions = real  # type: ignore[method-assign]
 
 
+def test_a_version_without_a_creation_time_retires_nothing() -> None:
+    from datetime import UTC, datetime
+
+    world = settled_world()
+    world.keyvault.add(KEY, KeyVersion("v0", True, datetime.fromtimestamp(0, tz=UTC)))  # the adapter's "not known"
+    plan = plan_of(world)
+    assert plan.eligible == () and RetireCheck.KEY_READ in failed_checks(plan, "v1")
+
+
 def test_the_plan_hash_covers_what_would_be_disabled_not_how_old_the_evidence_is() -> None:
     world = settled_world()
     assert plan_of(world).digest == plan_of(world, at=NOW + days(1)).digest
