@@ -55,6 +55,8 @@ def print_run(report: RunReport) -> None:
               "registries")
     for problem in report.problems:
         print(f"PROBLEM {problem.reason.value} at {problem.scope}: {problem.detail}")
+    if report.retirement is not None:  # the sweep's retirement step (docs/retirement.md)
+        print("\n".join(retirement_cli.sweep_lines(report.retirement)))
     print(f"{report.trigger.value} run {report.correlation_id}{' (dry run)' if report.dry_run else ''}: "
           + ", ".join(f"{n} {r}" for r, n in report.counts().items() if n))
 

@@ -108,6 +108,15 @@ def render(report: RetirementReport) -> str:
     return "\n".join(lines)
 
 
+def sweep_lines(report: RetirementReport) -> list[str]:
+    """The sweep's retirement step, in the CLI's run output: each outcome, and the plan hash to review."""
+    lines = [f"RETIREMENT {o.result.value} {o.key.uri(o.version)}: {o.detail}" for o in report.outcomes]
+    if report.plan is not None:
+        lines.append(f"RETIREMENT ({report.mode}) plan hash {report.plan.digest}: {len(report.plan.eligible)} "
+                     "eligible; details: python -m shared retire --plan")
+    return lines
+
+
 def render_plan(plan: RetirementPlan) -> list[str]:
     lines = []
     for key in plan.keys:

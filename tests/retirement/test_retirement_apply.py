@@ -203,6 +203,15 @@ def test_apply_of_a_plan_that_changed_prints_the_difference_and_does_nothing(cap
     assert world.keyvault.switches == []
 
 
+def test_the_cli_sweep_prints_its_retirement_step(capsys) -> None:
+    from shared.__main__ import print_run
+
+    world = settled_world()
+    print_run(world.engine(retire="auto").run(RunRequest.sweep()))
+    out = capsys.readouterr().out
+    assert f"RETIREMENT retired {V1}" in out and "RETIREMENT (auto) plan hash" in out
+
+
 def test_apply_needs_a_plan_hash(capsys) -> None:
     assert cli(settled_world(), "--apply") == 2
 
