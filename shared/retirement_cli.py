@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
+import textwrap
 from collections.abc import Callable
 
 from shared.errors import ConfigurationError
@@ -55,6 +57,10 @@ def run(args: argparse.Namespace, retirer_factory: Callable[[], Retirer]) -> int
         print(f"retire: internal error; see the logs for correlation id {request.correlation_id}")
         return FAILED
     print(json.dumps(report.to_dict(), indent=2) if args.json else render(report))
+    not_signed_in = [p.detail for p in report.problems if p.reason in AUTHENTICATION_REASONS]
+    if not_signed_in:  # one paragraph, as the other commands say it (the credential chain is logged at DEBUG)
+        print("\n".join(textwrap.wrap(f"Could not authenticate to Azure. {not_signed_in[0]}", width=100)),
+              file=sys.stderr)
     return exit_code(report)
 
 

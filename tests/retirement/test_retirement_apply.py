@@ -212,6 +212,13 @@ def test_the_cli_sweep_prints_its_retirement_step(capsys) -> None:
     assert f"RETIREMENT retired {V1}" in out and "RETIREMENT (auto) plan hash" in out
 
 
+def test_not_being_signed_in_exits_3_with_one_paragraph(capsys) -> None:
+    world = settled_world()
+    world.registries.listing_errors["*"] = PermanentError(Reason.NO_CREDENTIAL, "DefaultAzureCredential found none")
+    assert cli(world, "--plan") == 3
+    assert capsys.readouterr().err.startswith("Could not authenticate to Azure. DefaultAzureCredential found none")
+
+
 def test_apply_needs_a_plan_hash(capsys) -> None:
     assert cli(settled_world(), "--apply") == 2
 
