@@ -60,7 +60,7 @@ def test_a_second_sweep_finds_nothing_more_to_retire() -> None:
     assert results(again) == [] and len(world.keyvault.switches) == 1
 
 
-def test_a_dry_run_never_retires(monkeypatch) -> None:
+def test_a_dry_run_never_retires() -> None:
     world = settled_world()
     report = world.engine(retire="auto", dry_run=True).run(RunRequest.sweep())
     assert results(report) == [("v1", RetireResult.WOULD_RETIRE)] and world.keyvault.switches == []
@@ -172,8 +172,7 @@ def plan_hash_printed(out: str) -> str:
     return out.rsplit("plan hash: ", 1)[1].split()[0]
 
 
-def test_plan_prints_each_check_with_its_evidence_and_the_hash(capsys, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+def test_plan_prints_each_check_with_its_evidence_and_the_hash(capsys) -> None:
     world = settled_world()
     assert cli(world, "--plan") == 0
     out = capsys.readouterr().out
@@ -182,8 +181,7 @@ def test_plan_prints_each_check_with_its_evidence_and_the_hash(capsys, tmp_path,
     assert world.keyvault.switches == []
 
 
-def test_apply_with_the_reviewed_hash_retires(capsys, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+def test_apply_with_the_reviewed_hash_retires(capsys) -> None:
     world = settled_world()
     cli(world, "--plan")
     digest = plan_hash_printed(capsys.readouterr().out)
@@ -191,8 +189,7 @@ def test_apply_with_the_reviewed_hash_retires(capsys, tmp_path, monkeypatch) -> 
     assert "RETIRED" in capsys.readouterr().out and world.keyvault.enabled()["v1"] is False
 
 
-def test_apply_of_a_plan_that_changed_prints_the_difference_and_does_nothing(capsys, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+def test_apply_of_a_plan_that_changed_prints_the_difference_and_does_nothing(capsys) -> None:
     world = settled_world()
     cli(world, "--plan")
     digest = plan_hash_printed(capsys.readouterr().out)

@@ -94,8 +94,7 @@ def cli(engine: RotationEngine, *argv: str) -> int:
     return run(parser().parse_args(["retire", *argv]), lambda: engine.retirement)  # type: ignore[arg-type, return-value]
 
 
-def test_plan_apply_and_undo_of_a_settled_superseded_version(az, engine, capsys, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+def test_plan_apply_and_undo_of_a_settled_superseded_version(az, engine, capsys) -> None:
     settled = settle(az)
     assert cli(engine, "--plan") == 0
     out = capsys.readouterr().out
@@ -111,7 +110,7 @@ def test_plan_apply_and_undo_of_a_settled_superseded_version(az, engine, capsys,
     assert "RESTORED" in capsys.readouterr().out and version_enabled(az, settled, settled.v1) is True
 
 
-def test_the_sweep_retires_only_with_auto(az, app_env, monkeypatch) -> None:
+def test_the_sweep_retires_only_with_auto(az, app_env) -> None:
     from shared.composition import build_engine
 
     settled = settle(az)
@@ -176,9 +175,7 @@ def test_a_group_with_unwrap_rights_keeps_every_version(az, engine) -> None:
     assert any(f"group {group}" in e.detail for c in plan.candidates for e in c.failed)
 
 
-def test_a_plan_that_changed_between_plan_and_apply_is_not_applied(az, engine, capsys, tmp_path,
-                                                                    monkeypatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+def test_a_plan_that_changed_between_plan_and_apply_is_not_applied(az, engine, capsys) -> None:
     settled = settle(az)
     cli(engine, "--plan")
     digest = capsys.readouterr().out.rsplit("plan hash: ", 1)[1].split()[0]
