@@ -19,6 +19,7 @@ from shared.ports import InventoryPort, RegistryPort
 from shared.reasons import Reason
 from shared.requests import Scope
 from shared.settings import Settings
+from shared.troubleshooting import fix
 
 Found = tuple[list[Registry], list[RunProblem]]
 
@@ -41,6 +42,9 @@ class _Base:
             subscriptions = list(self.settings.subscription_ids) or self.registries.list_subscription_ids()
         except RotationError as exc:
             return [], [RunProblem("subscriptions", exc.reason, exc.transient, exc.message)]
+        if not subscriptions:  # ARM lists every subscription the identity holds any role in: here, none
+            return [], [RunProblem("subscriptions", Reason.NO_SUBSCRIPTIONS, False,
+                                   f"the app's identity sees no subscription. Fix: {fix(Reason.NO_SUBSCRIPTIONS)}")]
         found, problems = self._list(subscriptions)
         wanted = {s.lower() for s in subscriptions}
         return sorted((r for r in found if r.subscription_id.lower() in wanted

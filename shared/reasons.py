@@ -56,6 +56,7 @@ class Reason(StrEnum):
     REGISTRY_NOT_FOUND = "REGISTRY_NOT_FOUND"  # deleted before we got to it
     FORBIDDEN = "FORBIDDEN"  # ARM refused our identity
     SUBSCRIPTION_NOT_FOUND = "SUBSCRIPTION_NOT_FOUND"  # ARM does not know the subscription in this tenant
+    NO_SUBSCRIPTIONS = "NO_SUBSCRIPTIONS"  # the app's identity sees no subscription at all (no role, or wrong tenant)
     PROVIDER_NOT_REGISTERED = "PROVIDER_NOT_REGISTERED"  # the subscription is not registered for a namespace
     UPDATE_REJECTED = "UPDATE_REJECTED"  # ACR refused the update (e.g. its identity cannot use the key)
     UPDATE_FAILED = "UPDATE_FAILED"  # the long-running update ended Failed

@@ -41,6 +41,9 @@ FIX: dict[Reason, str] = {
                                     "check the identity's sign-in logs in Entra ID and exempt or satisfy the policy",
     Reason.SUBSCRIPTION_NOT_FOUND: "remove {subscription} from ROTATION_SUBSCRIPTION_IDS, or sign in to the tenant "
                                    "that holds it",
+    Reason.NO_SUBSCRIPTIONS: "grant the app's identity Reader on each subscription to manage (or set "
+                             "ROTATION_SUBSCRIPTION_IDS); if its tokens are from another tenant, sign in to the "
+                             "subscriptions' tenant",
     Reason.PROVIDER_NOT_REGISTERED: "ask the subscription's owner to run `az provider register --namespace {namespace} "
                                     "--subscription {subscription}` (this app never registers providers itself)",
     Reason.FORBIDDEN: "grant the app's identity {role}",

@@ -132,7 +132,8 @@ def tried(chain: str) -> str:
     names = re.findall(r"^\s*(\w+Credential):", chain, flags=re.MULTILINE)
     if not names:
         return chain.splitlines()[0][:200] if chain else "no credential is available"
-    return "DefaultAzureCredential found none (tried " + ", ".join(dict.fromkeys(names)) + ")"
+    tried_names = ", ".join(dict.fromkeys(n.removesuffix("Credential") for n in names))
+    return f"DefaultAzureCredential found none (tried {tried_names})"
 
 
 def _http(exc: HttpResponseError, call: Call) -> RotationError:

@@ -3,7 +3,6 @@ observed through the SDKs' own retry behaviour."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -51,11 +50,11 @@ def test_delay_without_error(az: AzureStandIn) -> None:
     reg = seed.registry(sku="Basic")
     client = _client(az)
     client.registries.get(seed.rg, reg.name)  # token and connection warm
-    az.inject_fault(method="GET", path_contains=reg.name, status=None, delay_s=0.3)
-    start = time.perf_counter()
+    fault = az.inject_fault(method="GET", path_contains=reg.name, status=None, delay_s=0.3)
     client.registries.get(seed.rg, reg.name)
-    assert time.perf_counter() - start >= 0.3
-    assert _registry_gets(az, reg.name)[-1]["status"] == 200
+    warm, delayed = _registry_gets(az, reg.name)[-2:]
+    assert fault.times == 0 and delayed["status"] == 200
+    assert delayed["time"] - warm["time"] >= 0.3  # the stand-in's own log: answered no sooner than the delay
 
 
 def test_latency_setting_applies_to_every_call(az: AzureStandIn) -> None:
@@ -64,9 +63,10 @@ def test_latency_setting_applies_to_every_call(az: AzureStandIn) -> None:
     client = _client(az)
     client.registries.get(seed.rg, reg.name)
     az.world.settings.latency_ms = 100
-    start = time.perf_counter()
     client.registries.get(seed.rg, reg.name)
-    assert time.perf_counter() - start >= 0.1
+    client.registries.get(seed.rg, reg.name)
+    first, second = _registry_gets(az, reg.name)[-2:]
+    assert second["time"] - first["time"] >= 0.1  # each answer waits the latency (the stand-in's own log)
 
 
 def test_reset_is_retried_by_azure_core(az: AzureStandIn) -> None:
@@ -134,15 +134,15 @@ def test_throttling_answers_429_and_azure_core_waits(az: AzureStandIn) -> None:
     def hook(response: Any) -> None:
         seen.append(dict(response.http_response.headers))
 
-    start = time.perf_counter()
     for _ in range(5):
         client.registries.get(seed.rg, reg.name, raw_response_hook=hook)
-    elapsed = time.perf_counter() - start
-    statuses = [r["status"] for r in _registry_gets(az, reg.name)]
+    gets = _registry_gets(az, reg.name)
+    statuses = [r["status"] for r in gets]
     assert 429 in statuses and statuses[-1] == 200
     throttled = [r for r in az.requests if r["status"] == 429]
     assert throttled[0]["principal"] == az.principal_id
-    assert elapsed >= 0.9  # Retry-After is whole seconds and azure-core honoured it
+    retried = gets[statuses.index(429) + 1]  # the stand-in's own log: when the retry came
+    assert retried["time"] - gets[statuses.index(429)]["time"] >= 0.9  # Retry-After is whole seconds; honoured
     assert all("x-ms-ratelimit-remaining-subscription-reads" in h for h in seen)
 
 

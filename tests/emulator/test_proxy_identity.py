@@ -111,11 +111,14 @@ def test_concurrent_clients_over_keep_alive(az: AzureStandIn) -> None:
     seed = Seed(az)
     names = [seed.registry(sku="Basic").name for _ in range(3)]
     client = ContainerRegistryManagementClient(DefaultAzureCredential(), az.subscription_ids[0])
-    start = time.perf_counter()
+    before = len(az.requests)
     with ThreadPoolExecutor(8) as pool:
         got = list(pool.map(lambda i: client.registries.get(seed.rg, names[i % 3]).name, range(200)))
-    assert sorted(set(got)) == sorted(names)
-    assert time.perf_counter() - start < 10  # typically well under 2 s on 2 cores
+    assert sorted(got) == sorted(names[i % 3] for i in range(200))
+    # Every call answered once, none retried (a dropped keep-alive connection would show as a retry here);
+    # speed is make bench's business, not a test's.
+    gets = [r for r in az.requests[before:] if r["method"] == "GET" and "/registries/" in r["path"]]
+    assert len(gets) == 200 and {r["status"] for r in gets} == {200}
 
 
 def test_sovereign_cloud_hosts(az: AzureStandIn) -> None:

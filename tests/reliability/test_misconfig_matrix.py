@@ -207,3 +207,11 @@ def test_the_cli_json_answer_for_a_misconfiguration_names_reason_and_fix(az, est
     assert done.returncode == 1
     [row] = [o for o in json.loads(done.stdout)["outcomes"] if o["name"] == "acrpinned"]
     assert row["reason"] == "KEY_FORBIDDEN_BY_RBAC" and "Fix:" in row["detail"]
+
+
+def test_a_token_for_another_tenant_without_configured_subscriptions_is_not_silent(az, estate, engine) -> None:
+    """ARM lists the other tenant's subscriptions for the identity (none): no call ever answers 401."""
+    az.misconfig.token_tenant()
+    report = engine.run(RunRequest.sweep(dry_run=True))
+    assert [(p.reason, p.transient) for p in report.problems] == [(Reason.NO_SUBSCRIPTIONS, False)]
+    assert "another tenant" in report.problems[0].detail
