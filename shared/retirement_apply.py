@@ -21,7 +21,7 @@ from shared.locks import KeyedLocks
 from shared.model import Registry
 from shared.observe import observe_key
 from shared.outcomes import RunProblem, RunReport, once_per_run
-from shared.reasons import Reason, RetireResult
+from shared.reasons import Reason, Result, RetireResult
 from shared.requests import RunRequest
 from shared.retirement import (
     VERSION_CHECKS,
@@ -117,11 +117,11 @@ class Retirer:
 
     def _after_sweep(self, report: RunReport, mode: str) -> RunReport:
         blockers = [f"{p.reason.value} at {p.scope}" for p in report.problems] + \
-            [f"{o.registry_name}: {o.reason.value}" for o in report.outcomes if o.result.value == "failed"]
+            [f"{o.registry_name}: {o.reason.value}" for o in report.outcomes if o.result == Result.FAILED]
         plan, estate, problems = self.plan(blockers, [o.key for o in report.outcomes if o.key is not None])
         applying = mode == "auto" and not report.request.dry_run
         found = self._apply(plan, estate, report.request) if applying else \
-            RetirementReport(report.request, "plan", plan, self._would(plan, report.request), problems)
+            RetirementReport(report.request, "plan", plan, self._would(plan, report.request))
         found = replace(found, mode="auto" if applying else "plan", plan=plan, problems=problems + found.problems)
         self.recorder(found, False)
         return replace(report, retirement=found, problems=once_per_run([*report.problems, *found.problems]))

@@ -89,6 +89,13 @@ def test_without_an_opted_in_key_the_sweep_reads_only_the_tags_for_retirement() 
     assert report.retirement.plan.candidates == ()
 
 
+def test_a_bad_tag_in_the_sweep_is_one_problem_of_the_run() -> None:
+    world = settled_world(tag="soon")
+    report = world.engine().run(RunRequest.sweep())
+    assert [p.reason for p in report.problems] == [Reason.RETIRE_TAG_INVALID]
+    assert [p.reason for p in report.retirement.problems] == [Reason.RETIRE_TAG_INVALID]
+
+
 def test_off_reads_nothing_for_retirement() -> None:
     world = settled_world()
     tags_read: list[KeyRef] = []
