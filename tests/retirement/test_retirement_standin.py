@@ -209,3 +209,15 @@ def test_the_doctor_hook_reads_the_apps_own_permission_on_the_vault(az, engine) 
     az.world.revoke(az.principal_id, "ACR CMK Key Version Retirement")
     refused = may_disable_versions(vault, doctors_read.vault_permissions(settled.vault_id), None)
     assert refused.allowed is False and "keys/update/action" in refused.detail
+
+
+def test_with_resource_graph_discovery_retirement_still_lists_every_subscription_by_arm(az, app_env) -> None:
+    from shared.composition import build_engine
+
+    settled = settle(az)
+    start = len(az.requests)
+    report = build_engine({**app_env, "ROTATION_DISCOVERY": "resourcegraph"}).run(RunRequest.sweep())
+    listed = {r["path"].split("/")[2].lower() for r in az.requests[start:]
+              if r["method"] == "GET" and r["path"].lower().endswith("/providers/microsoft.containerregistry/registries")}
+    assert listed == {s.lower() for s in az.subscription_ids}
+    assert [(o.version, o.result) for o in report.retirement.outcomes] == [(settled.v1, RetireResult.WOULD_RETIRE)]
