@@ -217,7 +217,8 @@ def test_with_resource_graph_discovery_retirement_still_lists_every_subscription
     settled = settle(az)
     start = len(az.requests)
     report = build_engine({**app_env, "ROTATION_DISCOVERY": "resourcegraph"}).run(RunRequest.sweep())
+    listing = "/providers/microsoft.containerregistry/registries"
     listed = {r["path"].split("/")[2].lower() for r in az.requests[start:]
-              if r["method"] == "GET" and r["path"].lower().endswith("/providers/microsoft.containerregistry/registries")}
+              if r["method"] == "GET" and r["path"].lower().endswith(listing)}
     assert listed == {s.lower() for s in az.subscription_ids}
     assert [(o.version, o.result) for o in report.retirement.outcomes] == [(settled.v1, RetireResult.WOULD_RETIRE)]
