@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.keyids import InvalidKeyId, KeyId, parse_key_id
-from shared.reasons import Trigger
-from shared.requests import RunRequest, Scope
+
+if TYPE_CHECKING:  # loaded with the engine, not when the Functions host indexes function_app (cold start)
+    from shared.requests import RunRequest
 
 
 class KeyEventKind(StrEnum):
@@ -54,6 +55,9 @@ class KeyEvent:
     def request(self, budget_s: float) -> RunRequest:
         """Every registry on the event's key, within Event Grid's patience; the version it names is alerted on
         even if no registry uses it. Its updates may fan out to the rotation queue."""
+        from shared.reasons import Trigger
+        from shared.requests import RunRequest, Scope
+
         named = ((self.key_id.key, self.key_id.version),) if self.key_id.version else ()
         return RunRequest(Trigger.EVENT, self.event_id, scope=Scope(key=self.key_id.key), budget_s=budget_s,
                           fan_out=True, alert_versions=named)

@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.armids import RegistryRef, parse_registry_id
 from shared.reasons import Trigger
-from shared.requests import RunRequest, Scope
+
+if TYPE_CHECKING:  # loaded with the engine, not when the Functions host indexes function_app (cold start)
+    from shared.requests import RunRequest
 
 DEFAULT_MAX_DEQUEUE = 5  # the Functions host's default when host.json says nothing
 
@@ -35,6 +38,8 @@ class RotationMessage:
 
     def request(self) -> RunRequest:
         """Apply this one registry here and now: re-read, plan, apply, verify; never re-enqueued."""
+        from shared.requests import RunRequest, Scope
+
         return RunRequest(self.trigger, self.correlation_id, self.dry_run, Scope(registry=self.registry))
 
     def to_json(self) -> str:

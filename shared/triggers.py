@@ -8,6 +8,7 @@ engine, shape the answer.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import BadRequest, ConfigurationError
 from shared.events import EventEnvelope, IgnoredEvent, InvalidEvent, parse_key_event
 from shared.queue_messages import DEFAULT_MAX_DEQUEUE, InvalidMessage, parse_message
-from shared.requests import RunRequest, new_correlation_id
 
 if TYPE_CHECKING:  # the engine and its model load with the engine, on first use, not at function indexing
     from shared.doctor import DoctorReport
@@ -67,6 +67,8 @@ def key_event(envelope: EventEnvelope, engine_factory: EngineFactory = _default_
 
 def sweep(engine_factory: EngineFactory = _default_engine) -> RunReport:
     """The timer's sweep. Failures are recorded as outcomes; the next sweep tries again."""
+    from shared.requests import RunRequest
+
     return engine_factory().run(RunRequest.sweep())
 
 
@@ -103,7 +105,7 @@ def _error(status: int, message: str, field: str | None = None, **extra: Any) ->
 
 def _answered(what: str, produce: Callable[[str], RunReport | StatusReport | DoctorReport]) -> Answer:
     """200 with the report; 400 naming the bad field; 500 with a message, never a stack trace."""
-    correlation_id = new_correlation_id()
+    correlation_id = str(uuid.uuid4())
     try:
         report = produce(correlation_id)
     except BadRequest as exc:
@@ -143,6 +145,8 @@ def rotate_fields(fields: Mapping[str, Any], engine_factory: EngineFactory = _de
 
 def cli_sweep(dry_run: bool, engine_factory: EngineFactory = _default_engine) -> Answer:
     """The sweep, run by an operator: same errors-as-answers contract as ``rotate``."""
+    from shared.requests import RunRequest
+
     return _answered("sweep", lambda correlation_id: engine_factory().run(
         RunRequest.sweep(correlation_id, dry_run=dry_run)))
 
