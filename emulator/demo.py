@@ -2,7 +2,8 @@
 
 A vault with an RSA key and three Premium registries (pinned, versionless, pinned but opted out);
 a new key version; the Key Vault event delivered to ``on_key_event`` through the Functions webhook
-protocol; the pinned registry moved and verified, the others untouched; then a near-expiry alert.
+protocol; the pinned registry moved and verified, the others untouched; then a near-expiry alert, and a
+retirement plan for the superseded version with the evidence of every check.
 Azure Monitor is configured against the stand-in's ingestion endpoint, as the CLI does with a
 connection string; the demo shows what Application Insights received and writes out/status.html.
 """
@@ -142,6 +143,8 @@ def main() -> None:
 
             page = operator_calls(az, estate, tenant, recorder)
 
+            show_retirement_plan(az, estate)
+
         step("What Application Insights received, and a picture of the estate")
         if exporting:
             telemetry.shutdown()  # flushes; the stand-in's ingestion endpoint is gone after this block
@@ -193,6 +196,27 @@ def operator_calls(az: AzureStandIn, estate: Estate, tenant: entra.EntraTenant, 
             print(f"   RegistryKeyRotation event: {event['reason']} requestedBy={event.get('requestedBy', '?')} "
                   f"role={event.get('requestedByRole', '?')} requestReason=\"{event.get('requestReason', '')}\"")
     return page
+
+
+def show_retirement_plan(az: AzureStandIn, estate: Estate) -> None:
+    """The key owner opts the key in to retirement; ``python -m shared retire --plan`` shows every check's evidence.
+    The superseded version is kept: it was superseded minutes ago, a registry still uses it, and the stand-in's
+    administrator holds Key Vault Administrator, which can unwrap with the key."""
+    from shared.composition import retirer
+    from shared.retirement import RETIRE_TAG
+    from shared.retirement_cli import render_plan
+
+    step(f"Retiring superseded versions: the key owner tags the key {RETIRE_TAG}: 14; retire --plan")
+    seed.update_key(az, estate.vault_url, estate.key_name, tags={RETIRE_TAG: "14"})
+    plan, _, _ = retirer().plan()
+    old = estate.first_version
+    lines = render_plan(plan)
+    start = next(i for i, line in enumerate(lines) if line.strip().endswith(old))
+    for line in [lines[0], *lines[start:start + 13]]:
+        print(f"   {line}")
+    print(f"   plan hash {plan.digest}: {len(plan.eligible)} to retire. The version is kept until every")
+    print("   check passes in one run ([x]); then retire --apply --plan-hash H disables it, and --undo re-enables it")
+    print("   (docs/retirement.md). With ROTATION_RETIRE=auto the sweep does it; the default only reports.")
 
 
 def composition_app() -> func.FunctionApp:

@@ -79,6 +79,13 @@ param authClientId string = ''
 
 @description('ROTATION_AUTH_APP_ID_URI: that registration\'s application ID URI; empty: api://<client id>.')
 param authAppIdUri string = ''
+@description('ROTATION_RETIRE: what the sweep does with superseded versions of keys tagged cmk-rotation-retire-after-days (docs/retirement.md): off, plan (report what it would retire) or auto (retire; grants a custom role with only keys/read and keys/update/action on the watched vaults).')
+@allowed([
+  'off'
+  'plan'
+  'auto'
+])
+param retire string = 'plan'
 
 @description('Create the Event Grid subscriptions to on_key_event. Leave false on the first `azd up`: the postdeploy hook sets it once the code is deployed.')
 param createEventSubscriptions bool = false
@@ -145,6 +152,7 @@ var rotationSettings = {
   ROTATION_HTTP_TIMEOUT_SECONDS: httpTimeoutSeconds
   ROTATION_QUEUE_NAME: rotationQueueName
   ROTATION_DISCOVERY: discovery
+  ROTATION_RETIRE: retire
   AZURE_CLOUD: environment().name // AzureCloud, AzureChinaCloud or AzureUSGovernment, as the engine expects
   ROTATION_HTTP_AUTH: httpAuth
   ROTATION_AUTH_TENANT_ID: tenant().tenantId // tokens are accepted from this tenant only
@@ -268,6 +276,16 @@ module rbacVaults 'app/rbac-keyvault.bicep' = [for (v, i) in watchedVaults: {
     keyVaultName: v.name
     appPrincipalId: identity.outputs.principalId
     autoRotateKeys: autoRotateKeys
+  }
+}]
+
+// ... with the retirement role on each watched vault, only when the sweep retires (ROTATION_RETIRE=auto) ...
+module rbacRetirement 'app/rbac-retirement.bicep' = [for (v, i) in (retire == 'auto' ? watchedVaults : []): {
+  name: 'rbac-retire-${i}-${take(uniqueString(v.id), 6)}'
+  scope: resourceGroup(v.subscriptionId, v.resourceGroup)
+  params: {
+    keyVaultName: v.name
+    appPrincipalId: identity.outputs.principalId
   }
 }]
 

@@ -3,6 +3,7 @@
     python -m shared status [--json] [--html FILE]
     python -m shared sweep [--dry-run] [--json]
     python -m shared rotate [--registry ID [--to-version V [--allow-downgrade]] | --key URL] [--dry-run] [--json]
+    python -m shared retire (--plan | --apply --plan-hash H | --undo VERSION [--key URL]) [--json]
     python -m shared doctor [--json] [--app NAME]
     python -m shared status|rotate ... --remote https://<app> [--audience api://<client id>] [--reason TEXT]
 
@@ -23,7 +24,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from shared import doctor, telemetry, triggers
+from shared import doctor, retirement_cli, telemetry, triggers
 from shared.outcomes import RunReport
 from shared.reasons import AUTHENTICATION_REASONS, Result
 from shared.render import table
@@ -57,6 +58,8 @@ def print_run(report: RunReport) -> None:
               "registries")
     for problem in report.problems:
         print(f"PROBLEM {problem.reason.value} at {problem.scope}: {problem.detail}")
+    if report.retirement is not None:  # the sweep's retirement step (docs/retirement.md)
+        print("\n".join(retirement_cli.sweep_lines(report.retirement)))
     print(f"{report.trigger.value} run {report.correlation_id}{' (dry run)' if report.dry_run else ''}: "
           + ", ".join(f"{n} {r}" for r, n in report.counts().items() if n))
 
@@ -64,7 +67,7 @@ def print_run(report: RunReport) -> None:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m shared", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = root.add_subparsers(dest="command", required=True, metavar="{status,sweep,rotate,doctor}")
+    commands = root.add_subparsers(dest="command", required=True, metavar="{status,sweep,rotate,doctor,retire}")
     status = commands.add_parser("status", help="every CMK registry in scope, its key and its problems")
     status.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page")
     sweep = commands.add_parser("sweep", help="converge everything in scope, as the timer does")
@@ -86,6 +89,7 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--audience", help="with --remote: the app's application ID URI (api://<client id>); "
                                                 "default ROTATION_AUTH_APP_ID_URI or api://ROTATION_AUTH_CLIENT_ID")
     rotate.add_argument("--reason", help="why (recorded verbatim; required for a downgrade with --remote)")
+    retirement_cli.add_parser(commands)
     return root
 
 
@@ -132,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     exporting = configure_telemetry_for_cli()
     try:
+        if args.command == "retire":
+            from shared.composition import cli_requester, retirer
+
+            return retirement_cli.run(args, retirer, cli_requester)
         return show(args, answer(args))
     finally:
         if exporting:

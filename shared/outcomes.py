@@ -11,12 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.expiry import ExpiryAlert
 from shared.keyids import KeyRef
 from shared.reasons import AUTHENTICATION_REASONS, Finding, Reason, Result, Trigger
 from shared.requests import SYSTEM, Requester, RunRequest
+
+if TYPE_CHECKING:
+    from shared.retirement_apply import RetirementReport
 
 MAX_DETAIL = 800  # a cause (at most 300 characters) and its fix
 
@@ -161,6 +164,7 @@ class RunReport:
     version_expiry: Mapping[tuple[KeyRef, str], datetime] = field(default_factory=_frozen_map)
     duration_ms: int = 0
     recorded: bool = True  # every outcome and the run reached the sink (telemetry)
+    retirement: RetirementReport | None = None  # the sweep's retirement step (docs/retirement.md)
 
     @property
     def unrecorded_permanent_problem(self) -> bool:
@@ -201,4 +205,5 @@ class RunReport:
                               if found},
             "durationMs": self.duration_ms, "requestedBy": requester_to_dict(self.request.requested_by),
             "requestReason": self.request.reason,
+            **({"retirement": self.retirement.to_dict()} if self.retirement is not None else {}),
         }

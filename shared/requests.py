@@ -62,6 +62,7 @@ class RunRequest:
     alert_versions: tuple[tuple[KeyRef, str], ...] = ()  # versions to alert on even if no registry uses them
     requested_by: Requester = SYSTEM
     reason: str = ""  # the operator's free text (required for a forced downgrade), recorded verbatim
+    retire: bool = False  # the sweep only: may retire superseded key versions (ROTATION_RETIRE, docs/retirement.md)
 
     def target_for(self, registry_id: str) -> ManualTarget | None:
         return self.targets.get(registry_id.lower())
@@ -71,7 +72,7 @@ class RunRequest:
               requested_by: Requester = SYSTEM) -> RunRequest:
         """The sweep: everything in scope, with diagnosis; its updates may fan out to the rotation queue."""
         return cls(Trigger.SWEEP, correlation_id or new_correlation_id(), dry_run, diagnose=True, fan_out=True,
-                   requested_by=requested_by)
+                   requested_by=requested_by, retire=True)
 
 
 def new_correlation_id() -> str:

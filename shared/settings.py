@@ -20,6 +20,7 @@ _RESOURCE_GROUP = re.compile(r"^[-\w._()]{1,90}$")
 DISCOVERY_MODES = ("list", "resourcegraph")  # registries.list per subscription | one Resource Graph query
 HTTP_AUTH_MODES = ("entra", "functionkey")  # Entra ID bearer tokens (shared.auth) | the Functions host's function keys
 _APP_ID_URI = re.compile(r"^(?:api|https)://[^\s/][^\s\"]{0,250}$")
+RETIRE_MODES = ("off", "plan", "auto")  # the sweep: no retirement reads | reports what it would retire | retires
 Parser = Callable[[str, str], Any]  # (setting name, raw value) -> typed value, or ConfigurationError
 
 
@@ -100,6 +101,13 @@ def _app_id_uri(name: str, raw: str) -> str:
     return value
 
 
+def _retire(name: str, raw: str) -> str:
+    mode = raw.strip().lower()
+    if mode not in RETIRE_MODES:
+        raise ConfigurationError(f"{name} must be one of {', '.join(RETIRE_MODES)}, not {raw.strip()!r}")
+    return mode
+
+
 def _cloud(name: str, raw: str) -> Cloud:
     clouds = {c.value.lower(): c for c in Cloud}
     if raw.strip().lower() not in clouds:
@@ -125,6 +133,8 @@ SETTINGS: dict[str, tuple[str, str, Parser]] = {
     # set: events and sweeps enqueue one message per registry (apply_rotation applies)
     "ROTATION_QUEUE_NAME": ("queue_name", "", _queue_name),
     "ROTATION_DISCOVERY": ("discovery", "list", _discovery),
+    # the sweep and superseded key versions of keys tagged cmk-rotation-retire-after-days (docs/retirement.md)
+    "ROTATION_RETIRE": ("retire", "plan", _retire),
     "AZURE_CLOUD": ("cloud", "AzureCloud", _cloud),
     # Who may call the operator endpoints (shared.auth). The tenant and the app registration are required only when
     # they are served in entra mode (checked there), so timers, events and the local CLI run without them.
@@ -158,6 +168,7 @@ class Settings:
     auth_tenant_id: str = _PARSED["ROTATION_AUTH_TENANT_ID"]
     auth_client_id: str = _PARSED["ROTATION_AUTH_CLIENT_ID"]
     auth_app_id_uri: str = _PARSED["ROTATION_AUTH_APP_ID_URI"]
+    retire: str = _PARSED["ROTATION_RETIRE"]
 
     @property
     def endpoints(self) -> CloudEndpoints:

@@ -31,5 +31,6 @@ def test_demo_moves_the_pinned_registry_and_alerts() -> None:
     assert "as oncall@contoso.example (Rotation.BreakGlass): HTTP 200 acrpinned rotated DOWNGRADE_FORCED" in out
     assert ("RegistryKeyRotation event: DOWNGRADE_FORCED requestedBy=oncall@contoso.example role=Rotation.BreakGlass "
             'requestReason="INC-4711: pulls fail since the new key version"') in out
+    assert "retire --plan" in out and "[ ] NOT_IN_USE: shown by acroptedout" in out and "0 to retire" in out
     assert "Unexpected egress: none." in out
     assert "Traceback" not in run.stderr
