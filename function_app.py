@@ -8,10 +8,16 @@ import azure.functions as func
 
 from shared import logsetup, triggers
 from shared.events import envelope_from_function_event
+from shared.settings import operator_routes_need_function_key
 
 # The worker exports logs (Azure Monitor, configured by the worker itself): keep SDK request logging out of it.
 logsetup.quiet_azure_loggers()
 app = func.FunctionApp()
+# ROTATION_HTTP_AUTH=entra (the default): the app checks an Entra ID token on every operator request, so the host
+# asks for no function key. functionkey, or a value we cannot read: the host demands the key (and the app answers
+# a bad value with a configuration error).
+OPERATOR_AUTH = (func.AuthLevel.FUNCTION if operator_routes_need_function_key(os.environ)
+                 else func.AuthLevel.ANONYMOUS)
 
 
 @app.event_grid_trigger(arg_name="event")
@@ -25,23 +31,32 @@ def sweep(timer: func.TimerRequest) -> None:
     triggers.sweep()
 
 
-@app.route(route="rotate", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def _answer(status_code: int, body: dict[str, object], headers: dict[str, str]) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body), status_code=status_code, mimetype="application/json",
+                             headers={**headers, "Cache-Control": "no-store"})
+
+
+# The operator routes load the token check (shared.operator_http, PyJWT) on first use, not at function indexing.
+@app.route(route="rotate", methods=["POST"], auth_level=OPERATOR_AUTH)
 def rotate(req: func.HttpRequest) -> func.HttpResponse:
-    answer = triggers.rotate(req.get_body())
-    return func.HttpResponse(json.dumps(answer.body), status_code=answer.status, mimetype="application/json")
+    from shared import operator_http
+
+    return _answer(*operator_http.rotate(req.headers, req.get_body()))
 
 
-@app.route(route="status", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@app.route(route="status", methods=["GET"], auth_level=OPERATOR_AUTH)
 def status(req: func.HttpRequest) -> func.HttpResponse:
-    answer = triggers.status()
-    return func.HttpResponse(json.dumps(answer.body), status_code=answer.status, mimetype="application/json")
+    from shared import operator_http
+
+    return _answer(*operator_http.status(req.headers))
 
 
-@app.route(route="doctor", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@app.route(route="doctor", methods=["GET"], auth_level=OPERATOR_AUTH)
 def doctor(req: func.HttpRequest) -> func.HttpResponse:
     """The deployment checked end to end, as the app's own identity and from its own network; reads only."""
-    answer = triggers.doctor()
-    return func.HttpResponse(json.dumps(answer.body), status_code=answer.status, mimetype="application/json")
+    from shared import operator_http
+
+    return _answer(*operator_http.doctor(req.headers))
 
 
 # Opt-in fan-out (ROTATION_QUEUE_NAME): registered only when set, since the host cannot start a queue

@@ -29,6 +29,7 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^{_RG}/microsoft\.managedidentity/userassignedidentities/{_SEG}/?$", _I), "identity"),
     (re.compile(r"^(.*)/providers/microsoft\.authorization/roleassignments/([^/]+)/?$", _I), "role_assignment"),
     (re.compile(r"^(.*)/providers/microsoft\.authorization/roleassignments/?$", _I), "role_assignments"),
+    (re.compile(r"^(.*)/providers/microsoft\.authorization/roledefinitions/([^/]+)/?$", _I), "role_definition"),
     (re.compile(r"^/providers/microsoft\.resourcegraph/resources/?$", _I), "graph"),
     (re.compile(r"^(.*)/providers/microsoft\.authorization/permissions/?$", _I), "permissions"),
     (re.compile(rf"^/subscriptions/{_SEG}/providers/{_SEG}/register/?$", _I), "register"),
@@ -44,7 +45,8 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^{_RG}/microsoft\.eventgrid/systemtopics/{_SEG}/eventsubscriptions/{_SEG}/"
                 r"(getfullurl|getdeliveryattributes)/?$", _I), "egsub_action"),
 ]
-_SCOPED_ROUTES = ("role_assignment", "role_assignments", "permissions")  # group 1 is a scope, not a subscription
+# group 1 is a scope, not a subscription
+_SCOPED_ROUTES = ("role_assignment", "role_assignments", "permissions", "role_definition")
 MANAGEMENT_AUDIENCES = ("https://management.azure.com", "https://management.core.windows.net",
                         "https://management.chinacloudapi.cn", "https://management.core.chinacloudapi.cn",
                         "https://management.usgovcloudapi.net", "https://management.core.usgovcloudapi.net")
@@ -158,6 +160,10 @@ def _role_assignments(world: World, req: Request, sub: str | None, g: tuple[str,
     return _method_check(req, ("GET",)) or arm_resources.list_role_assignments(world, req, g[0])
 
 
+def _role_definition(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: str | None) -> Response:
+    return _method_check(req, ("GET",)) or arm_resources.role_definition(world, req, g[0], g[1])
+
+
 def _graph(world: World, req: Request, sub: str | None, g: tuple[str, ...], lro: str | None) -> Response:
     return _method_check(req, ("POST",)) or arm_graph.query(world, req)
 
@@ -213,6 +219,7 @@ _ROUTE_HANDLERS: dict[str, Handler] = {
     "registry": _registry, "operation": _operation, "vault": _vault, "vaults_sub": _vaults_sub,
     "identity": _identity,
     "role_assignment": _role_assignment, "role_assignments": _role_assignments, "graph": _graph,
+    "role_definition": _role_definition,
     "permissions": _permissions, "register": _register, "provider": _provider, "deleted_vault": _deleted_vault,
     "deleted_vaults": _deleted_vaults, "topics_sub": _topics_sub, "topics_rg": _topics_rg, "topic": _topic,
     "egsubs": _egsubs, "egsub": _egsub, "egsub_action": _egsub_action,

@@ -225,7 +225,7 @@ def _ra_body(world: World, ra: RoleAssignment) -> dict[str, Any]:
     return {
         "properties": {
             "roleDefinitionId": f"{prefix}/providers/Microsoft.Authorization/roleDefinitions/{ra.role_definition_id}",
-            "principalId": ra.principal_id, "principalType": "ServicePrincipal", "scope": ra.scope,
+            "principalId": ra.principal_id, "principalType": ra.principal_type, "scope": ra.scope,
             "condition": None, "conditionVersion": None, "createdOn": now, "updatedOn": now,
             "createdBy": None, "updatedBy": None, "delegatedManagedIdentityResourceId": None, "description": None,
         },
@@ -330,6 +330,24 @@ def permissions(world: World, req: Request, scope: str) -> Response:
         value.append({"actions": list(d.actions), "notActions": list(d.not_actions),
                       "dataActions": list(d.data_actions), "notDataActions": list(d.not_data_actions)})
     return Response(200, {"value": value})
+
+
+def role_definition(world: World, req: Request, scope: str, name: str) -> Response:
+    """``GET {scope}/providers/Microsoft.Authorization/roleDefinitions/{id}``: a built-in role's definition, as
+    azure-mgmt-authorization's ``role_definitions.get_by_id`` reads it. Any signed-in caller may read one."""
+    from emulator.roles import DEFINITIONS
+
+    d = DEFINITIONS.get(name.lower())
+    if d is None:
+        return error(404, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{name}' does not "
+                     "exist.")
+    return Response(200, {
+        "id": f"{scope.rstrip('/')}/providers/Microsoft.Authorization/roleDefinitions/{name.lower()}",
+        "type": "Microsoft.Authorization/roleDefinitions", "name": name.lower(),
+        "properties": {"roleName": d.name, "type": "BuiltInRole", "description": d.name, "assignableScopes": ["/"],
+                       "permissions": [{"actions": list(d.actions), "notActions": list(d.not_actions),
+                                        "dataActions": list(d.data_actions),
+                                        "notDataActions": list(d.not_data_actions)}]}})
 
 
 # --- soft-deleted vaults ------------------------------------------------------------------------------------

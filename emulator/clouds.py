@@ -25,6 +25,7 @@ CLOUDS = (
 )
 
 MANAGEMENT_HOSTS = {c.management: c for c in CLOUDS}
+LOGIN_HOSTS = ("login.microsoftonline.com", "login.chinacloudapi.cn", "login.microsoftonline.us")  # entra.py
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _VAULT_RE = re.compile(
     rf"^{_LABEL}\.(?:" + "|".join(re.escape(s) for c in CLOUDS for s in (c.vault_suffix, c.hsm_suffix)) + r")$")
@@ -34,8 +35,10 @@ _APPINSIGHTS_RE = re.compile(
 
 
 def service_of(host: str) -> str | None:
-    """'arm', 'vault' (Key Vault or Managed HSM), 'appinsights', or None when not served."""
+    """'arm', 'vault' (Key Vault or Managed HSM), 'appinsights', 'login' (Entra ID), or None when not served."""
     host = host.lower()
+    if host in LOGIN_HOSTS:
+        return "login"
     if host in MANAGEMENT_HOSTS:
         return "arm"
     if _VAULT_RE.match(host):
@@ -55,4 +58,4 @@ def certificate_names() -> list[str]:
     for c in CLOUDS:
         names += [c.management, f"*.{c.vault_suffix}", f"*.{c.hsm_suffix}",
                   f"*.{c.appinsights_suffix}", f"*.in.{c.appinsights_suffix}"]
-    return names
+    return names + list(LOGIN_HOSTS)

@@ -2,14 +2,14 @@
 
 A vault with an RSA key and three Premium registries (pinned, versionless, pinned but opted out);
 a new key version; the Key Vault event delivered to ``on_key_event`` through the Functions webhook
-protocol; the pinned registry moved and verified, the others untouched; then a near-expiry alert.
+protocol; the pinned registry moved and verified, the others untouched; then a near-expiry alert, and a
+retirement plan for the superseded version with the evidence of every check.
 Azure Monitor is configured against the stand-in's ingestion endpoint, as the CLI does with a
 connection string; the demo shows what Application Insights received and writes out/status.html.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -21,11 +21,13 @@ from typing import Any
 import azure.functions as func
 from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 
-from emulator import seed
-from emulator.functions_host import FunctionsHost, user_functions
+from emulator import entra, seed
+from emulator.functions_host import FunctionsHost
+from emulator.http_host import HttpHost
 from emulator.scenario import RESOURCE_GROUP, Estate, seed_estate
 from emulator.standin import AzureStandIn
 from shared import telemetry, triggers
+from shared.adapters.remote import RemoteApp
 from shared.composition import configure_telemetry_for_cli
 from shared.render import table
 from shared.status import StatusReport
@@ -96,6 +98,8 @@ def main() -> None:
     with AzureStandIn() as az:
         os.environ.update(az.env)
         os.environ.update({"ROTATION_POLL_INTERVAL_SECONDS": "0.05", "ROTATION_SWEEP_SCHEDULE": "0 0 * * * *"})
+        tenant = entra.tenant(az.world)
+        os.environ.update(tenant.settings())  # entra mode, the stand-in's tenant and app registration
         exporting = configure_telemetry_for_cli()  # APPLICATIONINSIGHTS_CONNECTION_STRING points at the stand-in
         step("A local Azure stand-in: one vault, one RSA key, three Premium registries (seeded through the SDKs)")
         estate = seed_estate(az)
@@ -137,22 +141,9 @@ def main() -> None:
                 print(f"   ALERT {alert['severity']}: {alert['key']} version {alert['version'][:12]} expires "
                       f"{alert['expiresOn'][:10]} ({alert['daysLeft']} days left); used by {', '.join(users)}")
 
-            step("A dry run through POST /api/rotate, and GET /api/status")
-            functions = user_functions(composition_app())
-            answer = functions["rotate"](func.HttpRequest("POST", "/api/rotate", body=b'{"dryRun": true}'))
-            answered = json.loads(answer.get_body())
-            print(f"   HTTP {answer.status_code}: "
-                  + ", ".join(f"{n} {r}" for r, n in answered["counts"].items() if n))
-            for o in answered["outcomes"]:
-                print(f"   dry run: {o['name']:<15} {o['result']:<9} {o['reason']}")
-            status = json.loads(functions["status"](func.HttpRequest("GET", "/api/status", body=b"")).get_body())
-            print(table(status["registries"], [("REGISTRY", "name"), ("MODE", "mode"), ("IN USE", "versionInUse"),
-                                               ("NEWEST USABLE", "newestUsableVersion"),
-                                               ("DAYS LEFT", "daysUntilExpiry"), ("PROBLEMS", "problems")]))
-            print("   (acroptedout is reported BEHIND_NEWEST_VERSION and never moved: it is tagged cmk-rotation: off;")
-            print("   every reason and problem is explained in docs/reasons.md)")
-            page = triggers.status().report  # the report GET /api/status answers, typed, for the HTML page
-            assert isinstance(page, StatusReport)
+            page = operator_calls(az, estate, tenant, recorder)
+
+            show_retirement_plan(az, estate)
 
         step("What Application Insights received, and a picture of the estate")
         if exporting:
@@ -163,6 +154,69 @@ def main() -> None:
         print(f"   wrote {STATUS_PAGE} (inventory and key expiry timeline; open it in a browser)")
         egress = ", ".join(az.unexpected_egress) or "none"
     print(f"\nDone in {time.monotonic() - started:.1f} s. Unexpected egress: {egress}.")
+
+
+def operator_calls(az: AzureStandIn, estate: Estate, tenant: entra.EntraTenant, recorder: Recorder) -> StatusReport:
+    """Operators over HTTP with Entra ID tokens from the stand-in's tenant: a dry run, the status, a refusal and
+    a break-glass downgrade attributed to a named person."""
+    with HttpHost(composition_app()) as http:
+        step("An auditor (Rotation.Read) dry-runs POST /api/rotate and reads GET /api/status, with Entra ID tokens")
+        auditor = RemoteApp(http.url, tenant.app_id_uri, tenant.credential(["Rotation.Read"],
+                                                                           name="auditor@contoso.example"))
+        code, answered = auditor.call("POST", "/api/rotate", {"dryRun": True})
+        print(f"   HTTP {code}: " + ", ".join(f"{n} {r}" for r, n in answered["counts"].items() if n))
+        for o in answered["outcomes"]:
+            print(f"   dry run: {o['name']:<15} {o['result']:<9} {o['reason']}")
+        code, status = auditor.call("GET", "/api/status")
+        print(table(status["registries"], [("REGISTRY", "name"), ("MODE", "mode"), ("IN USE", "versionInUse"),
+                                           ("NEWEST USABLE", "newestUsableVersion"),
+                                           ("DAYS LEFT", "daysUntilExpiry"), ("PROBLEMS", "problems")]))
+        print("   (acroptedout is reported BEHIND_NEWEST_VERSION and never moved: it is tagged cmk-rotation: off;")
+        print("   every reason and problem is explained in docs/reasons.md)")
+        page = triggers.status().report  # the report GET /api/status answers, typed, for the HTML page
+        assert isinstance(page, StatusReport)
+
+        step("Break glass: roll acrpinned back to the first key version")
+        downgrade = {"registry": estate.registries["acrpinned"], "toVersion": estate.first_version,
+                     "allowDowngrade": True}
+        code, refused = auditor.call("POST", "/api/rotate", {**downgrade, "reason": "just looking"})
+        print(f"   as auditor@contoso.example: HTTP {code} {refused['error']['message']}")
+        forged = RemoteApp(http.url, tenant.app_id_uri, tenant.credential(["Rotation.BreakGlass"], forged=True))
+        code, refused = forged.call("POST", "/api/rotate", {**downgrade, "reason": "trust me"})
+        print(f"   with a token signed by another key: HTTP {code} {refused['error']['message']}")
+        oncall = RemoteApp(http.url, tenant.app_id_uri, tenant.credential(
+            ["Rotation.Operate", "Rotation.BreakGlass"], name="oncall@contoso.example"))
+        code, forced = oncall.call("POST", "/api/rotate", {**downgrade, "reason": "INC-4711: pulls fail since the "
+                                                                                   "new key version"})
+        who = forced["requestedBy"]
+        for o in forced["outcomes"]:
+            print(f"   as {who['name']} ({who['role']}): HTTP {code} {o['name']} {o['result']} {o['reason']} "
+                  f"{o['fromVersion'][:12]} -> {o['toVersion'][:12]}, reason \"{forced['requestReason']}\"")
+        for event in recorder.named("RegistryKeyRotation")[-1:]:
+            print(f"   RegistryKeyRotation event: {event['reason']} requestedBy={event.get('requestedBy', '?')} "
+                  f"role={event.get('requestedByRole', '?')} requestReason=\"{event.get('requestReason', '')}\"")
+    return page
+
+
+def show_retirement_plan(az: AzureStandIn, estate: Estate) -> None:
+    """The key owner opts the key in to retirement; ``python -m shared retire --plan`` shows every check's evidence.
+    The superseded version is kept: it was superseded minutes ago, a registry still uses it, and the stand-in's
+    administrator holds Key Vault Administrator, which can unwrap with the key."""
+    from shared.composition import retirer
+    from shared.retirement import RETIRE_TAG
+    from shared.retirement_cli import render_plan
+
+    step(f"Retiring superseded versions: the key owner tags the key {RETIRE_TAG}: 14; retire --plan")
+    seed.update_key(az, estate.vault_url, estate.key_name, tags={RETIRE_TAG: "14"})
+    plan, _, _ = retirer().plan()
+    old = estate.first_version
+    lines = render_plan(plan)
+    start = next(i for i, line in enumerate(lines) if line.strip().endswith(old))
+    for line in [lines[0], *lines[start:start + 13]]:
+        print(f"   {line}")
+    print(f"   plan hash {plan.digest}: {len(plan.eligible)} to retire. The version is kept until every")
+    print("   check passes in one run ([x]); then retire --apply --plan-hash H disables it, and --undo re-enables it")
+    print("   (docs/retirement.md). With ROTATION_RETIRE=auto the sweep does it; the default only reports.")
 
 
 def composition_app() -> func.FunctionApp:

@@ -263,7 +263,7 @@ def _get(world: World, req: Request, vault: Vault, name: str, version: str) -> R
 
 
 def _update(world: World, req: Request, vault: Vault, name: str, version: str) -> Response:
-    _authorize(world, req, vault, "keys/write", "keys/update/action", name)
+    _authorize(world, req, vault, "keys/update", "keys/update/action", name)
     key = _key(world, vault, name)
     v = _version(key, version)
     body = _body(req)

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import trustme
 
-from emulator import appinsights, arm, holds, identity, keyvault, limits
+from emulator import appinsights, arm, entra, holds, identity, keyvault, limits
 from emulator.clouds import certificate_names, service_of
 from emulator.world import Request, Response, World
 
@@ -197,6 +197,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return keyvault.handle(world, req)
             if service == "appinsights":
                 return appinsights.handle(world, req)
+            if service == "login":
+                return entra.handle(world, req)
             return identity.handle_msi(world, req)
         except Exception as exc:  # a bug in a service module must not kill the connection
             log.exception("stand-in %s handler failed for %s %s", service, req.method, req.path)

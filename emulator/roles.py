@@ -96,6 +96,8 @@ DEFINITIONS: dict[str, RoleDefinition] = {
         "Microsoft.EventGrid/locations/eventSubscriptions/read",
         "Microsoft.EventGrid/locations/topicTypes/eventSubscriptions/read",
         "Microsoft.Resources/subscriptions/resourceGroups/read")),
+    w.KEY_VERSION_RETIREMENT: RoleDefinition("ACR CMK Key Version Retirement", data_actions=(
+        "Microsoft.KeyVault/vaults/keys/read", "Microsoft.KeyVault/vaults/keys/update/action")),
 }
 
 @lru_cache(maxsize=512)

@@ -32,6 +32,8 @@ MANAGED_IDENTITY_OPERATOR = "f1a07417-d97a-45cb-824c-7a7467783830"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 EVENTGRID_CONTRIBUTOR = "1e241071-0855-49ea-94dc-649edcd759de"
 EVENTGRID_EVENTSUBSCRIPTION_READER = "2414bbcf-6497-4faf-8c65-045460748405"
+# A custom role (infra/app/rbac-retirement.bicep): keys/read and keys/update/action only. Its id is the stand-in's.
+KEY_VERSION_RETIREMENT = "5b0c1f2e-7a53-4c55-9d1e-2f6c6f0e7a11"
 
 ROLE_NAMES: dict[str, str] = {
     "Owner": OWNER,
@@ -50,6 +52,7 @@ ROLE_NAMES: dict[str, str] = {
     "Monitoring Metrics Publisher": MONITORING_METRICS_PUBLISHER,
     "EventGrid Contributor": EVENTGRID_CONTRIBUTOR,
     "EventGrid EventSubscription Reader": EVENTGRID_EVENTSUBSCRIPTION_READER,
+    "ACR CMK Key Version Retirement": KEY_VERSION_RETIREMENT,
 }
 
 # What each kind of operation needs, as the set of built-in roles that grant it. Azure RBAC for
@@ -63,7 +66,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "identity/assign": frozenset({OWNER, CONTRIBUTOR, MANAGED_IDENTITY_OPERATOR}),
     "authorization/write": frozenset({OWNER, USER_ACCESS_ADMINISTRATOR}),
     "keys/read": frozenset({KEY_VAULT_ADMINISTRATOR, KEY_VAULT_READER, KEY_VAULT_CRYPTO_OFFICER,
-                            KEY_VAULT_CRYPTO_USER, KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER}),
+                            KEY_VAULT_CRYPTO_USER, KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER, KEY_VERSION_RETIREMENT}),
+    "keys/update": frozenset({KEY_VAULT_ADMINISTRATOR, KEY_VAULT_CRYPTO_OFFICER, KEY_VAULT_CRYPTO_USER,
+                              KEY_VERSION_RETIREMENT}),
     "keys/write": frozenset({KEY_VAULT_ADMINISTRATOR, KEY_VAULT_CRYPTO_OFFICER}),
     "keys/wrap": frozenset({KEY_VAULT_ADMINISTRATOR, KEY_VAULT_CRYPTO_OFFICER, KEY_VAULT_CRYPTO_USER,
                             KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,

@@ -67,6 +67,26 @@ param rotationQueueName string = ''
 ])
 param discovery string = 'list'
 
+@description('ROTATION_HTTP_AUTH: entra (operators call /api/rotate and /api/status with an Entra ID token carrying an app role; no function key) or functionkey (the function key only, every run attributed to "functionkey").')
+@allowed([
+  'entra'
+  'functionkey'
+])
+param httpAuth string = 'entra'
+
+@description('ROTATION_AUTH_CLIENT_ID: client (application) id of the app registration whose tokens the operator endpoints accept; infra/hooks/app-registration.sh creates one. Empty in entra mode: the operator endpoints refuse every call until it is set (events and the sweep are unaffected).')
+param authClientId string = ''
+
+@description('ROTATION_AUTH_APP_ID_URI: that registration\'s application ID URI; empty: api://<client id>.')
+param authAppIdUri string = ''
+@description('ROTATION_RETIRE: what the sweep does with superseded versions of keys tagged cmk-rotation-retire-after-days (docs/retirement.md): off, plan (report what it would retire) or auto (retire; grants a custom role with only keys/read and keys/update/action on the watched vaults).')
+@allowed([
+  'off'
+  'plan'
+  'auto'
+])
+param retire string = 'plan'
+
 @description('Create the Event Grid subscriptions to on_key_event. Leave false on the first `azd up`: the postdeploy hook sets it once the code is deployed.')
 param createEventSubscriptions bool = false
 
@@ -133,7 +153,12 @@ var rotationSettings = {
   ROTATION_QUEUE_NAME: rotationQueueName
   ROTATION_MAX_INSTANCES: string(maximumInstanceCount) // each instance's share of ARM's buckets if storage is down
   ROTATION_DISCOVERY: discovery
+  ROTATION_RETIRE: retire
   AZURE_CLOUD: environment().name // AzureCloud, AzureChinaCloud or AzureUSGovernment, as the engine expects
+  ROTATION_HTTP_AUTH: httpAuth
+  ROTATION_AUTH_TENANT_ID: tenant().tenantId // tokens are accepted from this tenant only
+  ROTATION_AUTH_CLIENT_ID: authClientId
+  ROTATION_AUTH_APP_ID_URI: authAppIdUri
   EVENTGRID_SYSTEM_TOPIC_IDS: join(systemTopicIds, ',') // doctor only: the topics it reads (Reader on each)
 }
 
@@ -255,6 +280,16 @@ module rbacVaults 'app/rbac-keyvault.bicep' = [for (v, i) in watchedVaults: {
   }
 }]
 
+// ... with the retirement role on each watched vault, only when the sweep retires (ROTATION_RETIRE=auto) ...
+module rbacRetirement 'app/rbac-retirement.bicep' = [for (v, i) in (retire == 'auto' ? watchedVaults : []): {
+  name: 'rbac-retire-${i}-${take(uniqueString(v.id), 6)}'
+  scope: resourceGroup(v.subscriptionId, v.resourceGroup)
+  params: {
+    keyVaultName: v.name
+    appPrincipalId: identity.outputs.principalId
+  }
+}]
+
 // ... each watched vault's Event Grid system topic (Reader on the topic alone: doctor reads its subscriptions) ...
 module rbacTopics 'app/rbac-systemtopic.bicep' = [for (t, i) in systemTopicIds: {
   name: 'rbac-evgt-${i}-${take(uniqueString(t), 6)}'
@@ -323,3 +358,7 @@ output AZURE_STORAGE_ACCOUNT_ID string = storage.outputs.id
 output EVENTGRID_SYSTEM_TOPIC_IDS string = join(systemTopicIds, ',')
 output EVENTGRID_DEAD_LETTER_CONTAINER string = deadLetterContainerName
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
+// Who may call the operator endpoints, for the postdeploy hook's GET /api/doctor (and `azd env get-value`).
+output ROTATION_HTTP_AUTH string = httpAuth
+output ROTATION_AUTH_CLIENT_ID string = authClientId
+output ROTATION_AUTH_APP_ID_URI string = authAppIdUri

@@ -3,11 +3,15 @@
     python -m shared status [--json] [--html FILE]
     python -m shared sweep [--dry-run] [--json]
     python -m shared rotate [--registry ID [--to-version V [--allow-downgrade]] | --key URL] [--dry-run] [--json]
+    python -m shared retire (--plan | --apply --plan-hash H | --undo VERSION [--key URL]) [--json]
     python -m shared doctor [--json] [--app NAME]
+    python -m shared status|rotate ... --remote https://<app> [--audience api://<client id>] [--reason TEXT]
 
 Works against Azure after ``az login`` (DefaultAzureCredential), and against the stand-in when its environment is
-exported. With APPLICATIONINSIGHTS_CONNECTION_STRING set, outcomes, metrics and traces go to Application Insights
-too. ``rotate`` takes the same fields as ``POST /api/rotate`` and validates them the same way."""
+exported. With ``--remote``, status and rotate go to a deployed app's /api/status and /api/rotate instead, with an
+Entra ID token for the app's audience (shared.remote); the app checks the caller's app role and records who asked.
+With APPLICATIONINSIGHTS_CONNECTION_STRING set, outcomes, metrics and traces go to Application Insights too.
+``rotate`` takes the same fields as ``POST /api/rotate`` and validates them the same way."""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from shared import doctor, telemetry, triggers
+from shared import doctor, retirement_cli, telemetry, triggers
 from shared.outcomes import RunReport
 from shared.reasons import AUTHENTICATION_REASONS, Result
 from shared.render import table
@@ -54,6 +58,8 @@ def print_run(report: RunReport) -> None:
               "registries")
     for problem in report.problems:
         print(f"PROBLEM {problem.reason.value} at {problem.scope}: {problem.detail}")
+    if report.retirement is not None:  # the sweep's retirement step (docs/retirement.md)
+        print("\n".join(retirement_cli.sweep_lines(report.retirement)))
     print(f"{report.trigger.value} run {report.correlation_id}{' (dry run)' if report.dry_run else ''}: "
           + ", ".join(f"{n} {r}" for r, n in report.counts().items() if n))
 
@@ -61,7 +67,7 @@ def print_run(report: RunReport) -> None:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m shared", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = root.add_subparsers(dest="command", required=True, metavar="{status,sweep,rotate,doctor}")
+    commands = root.add_subparsers(dest="command", required=True, metavar="{status,sweep,rotate,doctor,retire}")
     status = commands.add_parser("status", help="every CMK registry in scope, its key and its problems")
     status.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page")
     sweep = commands.add_parser("sweep", help="converge everything in scope, as the timer does")
@@ -78,6 +84,12 @@ def parser() -> argparse.ArgumentParser:
                          help="the function app whose on_key_event Event Grid must deliver to")
     for command in (status, sweep, rotate, checkup):
         command.add_argument("--json", action="store_true", help="machine-readable output")
+    for command in (status, rotate):
+        command.add_argument("--remote", metavar="URL", help="a deployed app, like https://<app>.azurewebsites.net")
+        command.add_argument("--audience", help="with --remote: the app's application ID URI (api://<client id>); "
+                                                "default ROTATION_AUTH_APP_ID_URI or api://ROTATION_AUTH_CLIENT_ID")
+    rotate.add_argument("--reason", help="why (recorded verbatim; required for a downgrade with --remote)")
+    retirement_cli.add_parser(commands)
     return root
 
 
@@ -93,13 +105,22 @@ def rotate_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def answer(args: argparse.Namespace) -> triggers.Answer:
+    if getattr(args, "remote", None):
+        from shared import remote
+
+        return remote.answer(args)
+    if getattr(args, "audience", None):
+        raise SystemExit("--audience goes with --remote")
     if args.command == "status":
         return triggers.status()
-    if args.command == "sweep":
-        return triggers.cli_sweep(args.dry_run)
     if args.command == "doctor":
         return triggers.doctor(args.app)
-    return triggers.rotate_fields(rotate_fields(args))
+    # A local run writes as the operator's own credential: attributed to the identity it signs in as.
+    from shared.composition import cli_requester
+
+    if args.command == "sweep":
+        return triggers.cli_sweep(args.dry_run, requested_by=cli_requester())
+    return triggers.rotate_fields(rotate_fields(args), requested_by=cli_requester(), reason=args.reason or "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -115,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     exporting = configure_telemetry_for_cli()
     try:
+        if args.command == "retire":
+            from shared.composition import cli_requester, retirer
+
+            return retirement_cli.run(args, retirer, cli_requester)
         return show(args, answer(args))
     finally:
         if exporting:
@@ -179,7 +204,11 @@ def show(args: argparse.Namespace, result: triggers.Answer) -> int:
     if isinstance(report, StatusReport) and getattr(args, "html", None):
         with open(args.html, "w", encoding="utf-8") as page:
             page.write(render_status_html(report))
-    if args.json or report is None:
+    if not args.json and report is None and result.status == 200 and getattr(args, "remote", None):
+        from shared import remote
+
+        remote.print_answer(args.command, result.body)
+    elif args.json or report is None:
         print(json.dumps(result.body, indent=2))
     elif isinstance(report, StatusReport):
         print_status(report)
@@ -188,6 +217,10 @@ def show(args: argparse.Namespace, result: triggers.Answer) -> int:
     paragraph = authentication_paragraph(report) if report is not None else None
     if paragraph:
         print(paragraph, file=sys.stderr)
+    if getattr(args, "remote", None):
+        from shared import remote
+
+        return remote.exit_code(result)
     return exit_code(result)
 
 

@@ -27,8 +27,10 @@ from requests.adapters import HTTPAdapter
 from shared.adapters.access import AccessAdapter
 from shared.adapters.arm_pacing import ARM_LIMITS, ArmPacingPolicy, Buckets, TokenBuckets
 from shared.adapters.arm_pipeline import arm_policies
+from shared.adapters.entra_keys import EntraSigningKeys, ca_ssl_context
 from shared.adapters.keyvault import KeyVaultAdapter
 from shared.adapters.registries import RegistryAdapter
+from shared.auth import MODE_ENTRA, MODE_FUNCTION_KEY, Gate, entra_config
 from shared.discovery import Discovery, Listing, ResourceGraph
 from shared.engine import Clock, OutcomeSink, RotationEngine, utc_now
 from shared.errors import ConfigurationError
@@ -37,7 +39,18 @@ from shared.key_rotation import KeyRotator
 from shared.keyids import Cloud
 from shared.locks import PROCESS_LOCKS, KeyedLocks
 from shared.logsetup import quiet_azure_loggers
-from shared.ports import AccessPort, DispatchPort, InventoryPort, KeyVaultPort, RegistryPort
+from shared.ports import (
+    AccessPort,
+    DispatchPort,
+    InventoryPort,
+    KeyVaultPort,
+    KeyVersionSwitchPort,
+    RegistryPort,
+    UnwrapAccessPort,
+)
+from shared.requests import Requester
+from shared.retirement_apply import Retirer
+from shared.retirement_observe import RetirementReads
 from shared.rollout import MAX_WORKERS, Applier, Rollout
 from shared.settings import Settings, load_settings
 from shared.telemetry import CONNECTION_STRING, TelemetrySink, already_configured, running_in_functions
@@ -211,16 +224,20 @@ def resource_graph(settings: Settings, clients: AzureClients) -> InventoryPort:
 def assemble(settings: Settings, keyvault: KeyVaultPort, registries: RegistryPort, *,
              inventory: InventoryPort | None = None, queue: DispatchPort | None = None,
              access: AccessPort | None = None, clock: Clock = utc_now, sink: OutcomeSink | None = None,
-             locks: KeyedLocks = PROCESS_LOCKS) -> RotationEngine:
+             locks: KeyedLocks = PROCESS_LOCKS, switch: KeyVersionSwitchPort | None = None,
+             unwrap: UnwrapAccessPort | None = None) -> RotationEngine:
     """Every choice, made once: how registries are discovered, how a plan is applied, whether access is read.
     The ports are the SDK adapters in Azure (``build_engine``) and in-memory fakes in tests."""
     discovery: Discovery = ResourceGraph(inventory, registries, settings) if inventory is not None \
         else Listing(registries, settings)
     rollout = Rollout(registries, settings, clock, locks)
     applier: Applier = QueueDispatch(queue, rollout) if queue is not None else rollout
+    # Retirement (docs/retirement.md) reads every subscription by ARM's listing, whatever ROTATION_DISCOVERY says.
+    retirer = Retirer(RetirementReads(settings, keyvault, switch, registries, access, unwrap), locks, clock) \
+        if switch is not None else None
     return RotationEngine(settings, keyvault, registries, discovery, applier,
                           KeyRotator(keyvault, clock, locks, settings.near_expiry_days), access=access, clock=clock,
-                          sink=sink or OutcomeSink())
+                          sink=sink or OutcomeSink(), retirement=retirer)
 
 
 def build_engine(env: Mapping[str, str] | None = None, credential: Any = None,
@@ -231,13 +248,14 @@ def build_engine(env: Mapping[str, str] | None = None, credential: Any = None,
     if settings.queue_name:  # scaled out: the instances share ARM's buckets
         clients.arm_buckets = shared_arm_budget(settings, env, clients)
     quiet_azure_loggers()
+    keyvault = KeyVaultAdapter(clients.key_client)
+    access = AccessAdapter(clients.vaults_client, clients.authorization_client)
     return assemble(
-        settings, KeyVaultAdapter(clients.key_client),
+        settings, keyvault,
         RegistryAdapter(clients.subscription_client, clients.acr_client, settings.endpoints.key_vault_suffixes),
         inventory=resource_graph(settings, clients) if settings.discovery == "resourcegraph" else None,
         queue=rotation_queue(settings, env, clients) if settings.queue_name else None,
-        access=AccessAdapter(clients.vaults_client, clients.authorization_client),
-        sink=sink or TelemetrySink())
+        access=access, sink=sink or TelemetrySink(), switch=keyvault, unwrap=access)
 
 
 def configure_telemetry_for_cli(env: Mapping[str, str] | None = None) -> bool:
@@ -266,6 +284,14 @@ def configure_telemetry_for_cli(env: Mapping[str, str] | None = None) -> bool:
         enable_trace_based_sampling_for_logs=False,
     )
     return True
+
+
+def retirer() -> Retirer:
+    """Retirement for the CLI (``python -m shared retire``), on the worker's engine and its adapters."""
+    built = engine().retirement
+    if built is None:
+        raise ConfigurationError("retirement is not assembled")
+    return built
 
 
 _engine: RotationEngine | None = None
@@ -305,7 +331,7 @@ def doctor(env: Mapping[str, str] | None = None, app_name: str = "", credential:
     port = DoctorAdapter(IdentityAdapter(clients.credential, settings.endpoints.resource_manager + "/.default"),
                          PermissionsAdapter(clients.authorization_client),
                          EventGridAdapter(clients.eventgrid_client, topics))
-    facts = gather(replace(base, auto_rotate=settings.auto_rotate_keys),
+    facts = gather(replace(base, auto_rotate=settings.auto_rotate_keys, retire=settings.retire == "auto"),
                    lambda: build_engine(env, clients.credential, OutcomeSink()), port, utc_now)
     return report(facts)
 
@@ -314,3 +340,42 @@ def ran_from_of(env: Mapping[str, str]) -> tuple[str, bool]:
     from shared.doctor import ran_from
 
     return ran_from(env, socket.gethostname())
+
+
+# --- who may call the operator endpoints (shared.auth) ------------------------------------------------------------
+_gates: dict[tuple[str, ...], Gate] = {}
+
+
+def gate(env: Mapping[str, str] | None = None) -> Gate:
+    """The operator endpoints' gate, per auth configuration (built once; the signing keys are cached in it).
+    Entra mode without its tenant and app registration raises ``ConfigurationError``: fail closed."""
+    env = os.environ if env is None else env
+    settings = load_settings(env)
+    cafile = (env.get("REQUESTS_CA_BUNDLE") or env.get("SSL_CERT_FILE") or "").strip()
+    key = (settings.http_auth, settings.auth_tenant_id, settings.auth_client_id, settings.auth_app_id_uri,
+           settings.cloud.value, cafile)
+    with _engine_lock:
+        if key not in _gates:
+            if settings.http_auth == MODE_FUNCTION_KEY:
+                _gates[key] = Gate(MODE_FUNCTION_KEY)
+            else:
+                config = entra_config(settings.auth_tenant_id, settings.auth_client_id, settings.auth_app_id_uri,
+                                      settings.cloud)
+                keys = EntraSigningKeys(config.authority_host, config.tenant_id, ca_ssl_context(env))
+                _gates[key] = Gate(MODE_ENTRA, config, keys)
+        return _gates[key]
+
+
+def cli_requester(env: Mapping[str, str] | None = None) -> Requester:
+    """Who a local CLI run is attributed to: the identity its own credential signs in as."""
+    from shared.adapters.identity import requester_of
+
+    settings = load_settings(os.environ if env is None else env)
+    scope = settings.endpoints.resource_manager + "/.default"
+    return requester_of(DefaultAzureCredential(authority=_AUTHORITY[settings.cloud]), scope)
+
+
+def operator_credential(env: Mapping[str, str] | None = None) -> Any:
+    """The operator's own credential for the remote CLI (``az login``, environment, ...), in the configured cloud."""
+    settings = load_settings(os.environ if env is None else env)
+    return DefaultAzureCredential(authority=_AUTHORITY[settings.cloud])

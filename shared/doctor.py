@@ -18,6 +18,7 @@ from typing import Any
 from shared.errors import ConfigurationError
 from shared.model import VaultAccess
 from shared.reasons import AUTHENTICATION_REASONS, Finding, Problem, Reason
+from shared.retirement_access import may_disable_versions
 from shared.troubleshooting import KEY_PERMISSIONS, KEY_ROLE, fix
 
 KEY_EVENTS = ("Microsoft.KeyVault.KeyNewVersionCreated", "Microsoft.KeyVault.KeyNearExpiry",
@@ -103,7 +104,7 @@ class VaultFacts:
     access: VaultAccess | None = None  # ARM's view of the vault; None when no readable subscription lists it
     key_failures: tuple[Failure, ...] = ()  # the keys in use that could not be read, and why
     keys: tuple[str, ...] = ()  # names of the keys in use
-    permissions: tuple[Permissions, ...] | Failure | None = None  # read only with auto-rotation on an RBAC vault
+    permissions: tuple[Permissions, ...] | Failure | None = None  # RBAC vaults, with auto-rotation or retirement
     topic: Topic | Failure | None = None  # None: the vault has no system topic
 
 
@@ -121,6 +122,7 @@ class Facts:
     in_app: bool
     settings_error: str = ""
     auto_rotate: bool = False
+    retire: bool = False  # ROTATION_RETIRE=auto: the sweep disables superseded versions
     identity: Identity | Failure | None = None
     subscriptions: tuple[str, ...] | Failure | None = None
     wanted_subscriptions: tuple[str, ...] = ()  # ROTATION_SUBSCRIPTION_IDS
@@ -234,6 +236,23 @@ def creatable_check(vault: VaultFacts, facts: Facts) -> Check:
                  fix(reason, vault=vault.name, key_role=KEY_ROLE["create"], key_permissions=KEY_PERMISSIONS["create"]))
 
 
+def retirable_check(vault: VaultFacts, facts: Facts) -> Check:
+    """With ROTATION_RETIRE=auto: may the app disable versions here (keys/read and keys/update/action, or an access
+    policy with get and update)? Judged as retirement judges it (``retirement_access``), writing nothing."""
+    name = f"vault {vault.name}: superseded versions can be disabled (retirement)"
+    who = facts.identity.object_id if isinstance(facts.identity, Identity) else None
+    if vault.access is None:
+        return Check(name, Status.WARN, "the vault's configuration could not be read", Problem.KEY_ACCESS_UNKNOWN,
+                     fix(Problem.KEY_ACCESS_UNKNOWN))
+    effective = vault.permissions if isinstance(vault.permissions, tuple) else None
+    verdict = may_disable_versions(vault.access, effective, who)
+    if verdict.allowed:
+        return Check(name, Status.PASS, verdict.detail)
+    reason = Reason.KEY_FORBIDDEN_BY_RBAC if vault.access.rbac else Reason.KEY_FORBIDDEN_BY_POLICY
+    return Check(name, Status.FAIL if verdict.allowed is False else Status.WARN, verdict.detail, reason,
+                 fix(reason, vault=vault.name, key_role=KEY_ROLE["update"], key_permissions=KEY_PERMISSIONS["update"]))
+
+
 def recovery_check(vault: VaultFacts) -> Check:
     """Soft delete is on for every vault (it can no longer be turned off); purge protection is a choice."""
     name = f"vault {vault.name}: soft delete and purge protection"
@@ -318,6 +337,8 @@ def vault_checks(vault: VaultFacts, facts: Facts) -> list[Check]:
     found = [reached, readable_check(vault)]
     if facts.auto_rotate:
         found.append(creatable_check(vault, facts))
+    if facts.retire:
+        found.append(retirable_check(vault, facts))
     return [*found, recovery_check(vault)]
 
 

@@ -71,7 +71,7 @@ def _estate(facts: Facts, engine: RotationEngine, port: DoctorPort, registries: 
         access = observe_access(engine.access, registries, engine.settings.subscription_ids,
                                 engine.registries.list_subscription_ids)
     found = diagnose(registries, keys, access, now, engine.settings.near_expiry_days)
-    vaults = tuple(_vault(name, refs, keys, access, port, facts.auto_rotate)
+    vaults = tuple(_vault(name, refs, keys, access, port, facts.auto_rotate or facts.retire)
                    for name, refs in sorted(_vaults_in_use(keys).items()))
     return replace(facts, vaults=vaults, registries=_registries(registries, found))
 
@@ -84,13 +84,13 @@ def _vaults_in_use(keys: Mapping[KeyRef, KeyObservation]) -> dict[str, list[KeyR
 
 
 def _vault(name: str, refs: list[KeyRef], keys: Mapping[KeyRef, KeyObservation], access: AccessObservation,
-           port: DoctorPort, auto_rotate: bool) -> VaultFacts:
+           port: DoctorPort, needs_permissions: bool) -> VaultFacts:
     failures = tuple(Failure(o.error, o.error_detail) for o in (keys[r] for r in refs) if o.error is not None)
     vault = access.vaults.get(name)
     facts = VaultFacts(name, vault, failures, tuple(r.name for r in refs))
     if vault is None:
         return facts
-    if auto_rotate and vault.rbac:
+    if needs_permissions and vault.rbac:
         facts = replace(facts, permissions=_read(lambda: port.vault_permissions(vault.id)))
     return replace(facts, topic=_read(lambda: port.system_topic(vault.id)))
 

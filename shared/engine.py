@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 
@@ -33,6 +33,9 @@ from shared.requests import RunRequest, Scope
 from shared.rollout import Applier, RunContext
 from shared.settings import Settings
 from shared.status import StatusReport, build_status
+
+if TYPE_CHECKING:
+    from shared.retirement_apply import Retirer
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -65,12 +68,15 @@ class RotationEngine:
     access: AccessPort | None = None  # set: sweeps and status read vault access, for diagnosis
     clock: Clock = utc_now
     sink: OutcomeSink = field(default_factory=OutcomeSink)
+    retirement: Retirer | None = None  # the sweep's last step (RunRequest.retire): shared/retirement_apply.py
 
     def run(self, request: RunRequest) -> RunReport:
         with tracer.start_as_current_span(f"rotation.{request.trigger.value}", attributes={
                 "rotation.trigger": request.trigger.value, "rotation.correlation_id": request.correlation_id,
                 "rotation.dry_run": request.dry_run or self.settings.dry_run}) as span:
             report = self._run(replace(request, dry_run=request.dry_run or self.settings.dry_run))
+            if request.retire and self.retirement is not None:
+                report = self.retirement.after_sweep(report)
             span.set_attributes({f"rotation.count.{k}": v for k, v in report.counts().items()})
             # Inside the span: each event carries the run's operation id.
             recorded = [self._notify(self.sink.outcome, o) for o in report.outcomes] + [

@@ -87,14 +87,14 @@ def parse_key_id(raw: object, allowed_suffixes: tuple[str, ...]) -> KeyId:
         raise InvalidKeyId("a key id must be a non-empty string")
     if len(raw) > 512:
         raise InvalidKeyId("key id is too long")
-    parts = urlsplit(raw.strip())
+    try:
+        parts = urlsplit(raw.strip())
+        port = parts.port  # urllib raises for a port that is not a number ("https://:$"), urlsplit for "https://["
+    except ValueError:
+        raise InvalidKeyId("key id must be a plain https://<vault host>/keys/<name> URL") from None
     if parts.scheme.lower() != "https":
         raise InvalidKeyId("key id must be an https URL")
     host = (parts.hostname or "").lower()
-    try:
-        port = parts.port
-    except ValueError:  # urllib raises for a port that is not a number ("https://:$")
-        raise InvalidKeyId("key id must be a plain https://<vault host>/keys/<name> URL") from None
     if port not in (None, 443) or parts.username or parts.password or parts.query or parts.fragment:
         raise InvalidKeyId("key id must be a plain https://<vault host>/keys/<name> URL")
     if not any(host.endswith("." + suffix) for suffix in allowed_suffixes):

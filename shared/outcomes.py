@@ -11,12 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.expiry import ExpiryAlert
 from shared.keyids import KeyRef
 from shared.reasons import AUTHENTICATION_REASONS, Finding, Reason, Result, Trigger
-from shared.requests import RunRequest
+from shared.requests import SYSTEM, Requester, RunRequest
+
+if TYPE_CHECKING:
+    from shared.retirement_apply import RetirementReport
 
 MAX_DETAIL = 800  # a cause (at most 300 characters) and its fix
 
@@ -51,6 +54,8 @@ class Outcome:
     transient: bool = False
     detail: str = ""
     duration_ms: int = 0
+    requested_by: Requester = SYSTEM  # who asked for the run (manual runs), else system
+    request_reason: str = ""
 
     @classmethod
     def of(cls, request: RunRequest, registry: RegistryLike, result: Result, reason: Reason, *,
@@ -59,7 +64,8 @@ class Outcome:
         """The one constructor of outcomes, for the rollout and for a queue message given up alike."""
         return cls(registry.id, registry.name, registry.subscription_id, registry.resource_group, key,
                    from_version, to_version, result, reason, request.trigger, request.dry_run,
-                   request.correlation_id, transient, detail[:MAX_DETAIL])
+                   request.correlation_id, transient, detail[:MAX_DETAIL], requested_by=request.requested_by,
+                   request_reason=request.reason)
 
     @property
     def vault(self) -> str | None:
@@ -77,8 +83,16 @@ class Outcome:
             "fromVersion": self.from_version, "toVersion": self.to_version, "result": self.result.value,
             "reason": self.reason.value, "transient": self.transient, "detail": self.detail,
             "trigger": self.trigger.value, "dryRun": self.dry_run, "correlationId": self.correlation_id,
-            "durationMs": self.duration_ms,
+            "durationMs": self.duration_ms, "requestedBy": requester_to_dict(self.requested_by),
+            "requestReason": self.request_reason,
         }
+
+
+def requester_to_dict(requester: Requester) -> dict[str, str]:
+    """``requestedBy``: kind ("user", "app", "functionkey", "cli", "system"), objectId, name (a user's UPN or an
+    application's client id), tenantId, and the app role that allowed the request."""
+    return {"kind": requester.kind, "objectId": requester.object_id, "name": requester.name,
+            "tenantId": requester.tenant_id, "role": requester.role}
 
 
 @dataclass(frozen=True)
@@ -150,6 +164,7 @@ class RunReport:
     version_expiry: Mapping[tuple[KeyRef, str], datetime] = field(default_factory=_frozen_map)
     duration_ms: int = 0
     recorded: bool = True  # every outcome and the run reached the sink (telemetry)
+    retirement: RetirementReport | None = None  # the sweep's retirement step (docs/retirement.md)
 
     @property
     def unrecorded_permanent_problem(self) -> bool:
@@ -188,5 +203,7 @@ class RunReport:
             "problems": [p.to_dict() for p in self.problems],
             "problemsFound": {registry: [f.value for f in found] for registry, found in self.diagnosis.items()
                               if found},
-            "durationMs": self.duration_ms,
+            "durationMs": self.duration_ms, "requestedBy": requester_to_dict(self.request.requested_by),
+            "requestReason": self.request.reason,
+            **({"retirement": self.retirement.to_dict()} if self.retirement is not None else {}),
         }

@@ -12,6 +12,7 @@ from shared.armids import RegistryRef
 from shared.keyids import KeyRef
 from shared.model import KeyDetails, KeyVersion, Registry, VaultAccess
 from shared.queue_messages import RotationMessage
+from shared.retirement import Unwrappers
 
 
 class KeyVaultPort(Protocol):
@@ -79,4 +80,25 @@ class DispatchPort(Protocol):
 
     def enqueue(self, messages: list[RotationMessage]) -> None:
         """Send every message or raise (TemporaryError) naming how many were sent."""
+        ...
+
+
+class KeyVersionSwitchPort(Protocol):
+    """Retirement's Key Vault calls (``ROTATION_RETIRE``, ``python -m shared retire``)."""
+
+    def get_tags(self, key: KeyRef) -> dict[str, str]:
+        """The key's tags: those of its current version, as Key Vault shows them for the key."""
+        ...
+
+    def set_enabled(self, key: KeyRef, version: str, enabled: bool) -> bool:
+        """PATCH the version's ``attributes.enabled`` (nothing else); returns ``enabled`` as Key Vault answered."""
+        ...
+
+
+class UnwrapAccessPort(Protocol):
+    """Retirement's access read: who can unwrap with a key."""
+
+    def unwrappers(self, vault_id: str, key_name: str) -> Unwrappers:
+        """Principals that can unwrap with the key: RBAC assignments at the key or above it (vault, resource group,
+        subscription, management group) whose role grants unwrap, and the vault's access policies that do."""
         ...

@@ -68,6 +68,9 @@ class Reason(StrEnum):
     QUEUED = "QUEUED"  # handed to the rotation queue; apply_rotation records what happened
     QUEUE_UNAVAILABLE = "QUEUE_UNAVAILABLE"  # the rotation queue refused the message
     RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"  # the message failed on every delivery the host allows
+    # Retirement of superseded key versions (docs/retirement.md): run problems it raises.
+    RETIRE_TAG_INVALID = "RETIRE_TAG_INVALID"  # cmk-rotation-retire-after-days is not a whole number >= the floor
+    RETIREMENT_REVERTED = "RETIREMENT_REVERTED"  # critical: a registry showed a version just disabled; re-enabled
 
 
 class Problem(StrEnum):
@@ -98,6 +101,36 @@ class Problem(StrEnum):
     EVENT_TYPES_MISSING = "EVENT_TYPES_MISSING"  # the subscription leaves out a key event the app acts on
     DEAD_LETTER_MISSING = "DEAD_LETTER_MISSING"  # undeliverable key events would be dropped after a day, unseen
     TELEMETRY_NOT_CONFIGURED = "TELEMETRY_NOT_CONFIGURED"  # no Application Insights: no outcome, no alert
+
+
+class RetireCheck(StrEnum):
+    """Retirement's named checks (``shared/retirement.py``), in the order they run. Each is evidence in a plan; a
+    version is retired only when every one passes. The first eight are about the key, the rest about the version."""
+
+    OPTED_IN = "OPTED_IN"  # the key carries cmk-rotation-retire-after-days, a whole number of days >= the floor
+    NOT_MANAGED_HSM = "NOT_MANAGED_HSM"  # Managed HSM keys are never retired
+    KEY_READ = "KEY_READ"  # the key's versions were read this run, and a newest usable version exists
+    RUN_CLEAN = "RUN_CLEAN"  # every subscription was listed and the run had no problem
+    UNWRAPPERS_KNOWN = "UNWRAPPERS_KNOWN"  # every principal that can unwrap is a registry's encryption identity
+    NO_REGISTRY_BUSY = "NO_REGISTRY_BUSY"  # no registry on the key is updating, creating or deleting
+    REGISTRIES_SETTLED = "REGISTRIES_SETTLED"  # every registry on the key last rotated at least N days ago
+    NEWEST_IN_SERVICE = "NEWEST_IN_SERVICE"  # a registry has been on the newest usable version for N days
+    OLDER_THAN_NEWEST_USABLE = "OLDER_THAN_NEWEST_USABLE"  # neither the newest usable version nor newer than it
+    NOT_CURRENT = "NOT_CURRENT"  # not Key Vault's current version
+    NOT_IN_USE = "NOT_IN_USE"  # no registry in any subscription shows it in keyIdentifier or versionedKeyIdentifier
+    SUCCESSOR_AGED = "SUCCESSOR_AGED"  # the version created after it is at least N days old
+
+
+class RetireResult(StrEnum):
+    """What happened to one candidate version: the ``result`` of a ``KeyVersionRetired`` event."""
+
+    WOULD_RETIRE = "would_retire"  # every check passed; not applied (plan, ROTATION_RETIRE=plan, dry run)
+    BLOCKED = "blocked"  # a check failed: left enabled
+    RETIRED = "retired"  # disabled, and the reads after it showed no registry on it
+    CHANGED = "changed"  # the re-read under the lock found a registry on it, or a read failed: left enabled
+    REVERTED = "reverted"  # a registry showed it after disabling: re-enabled at once (critical)
+    RESTORED = "restored"  # re-enabled by ``retire --undo``
+    FAILED = "failed"  # Key Vault refused or failed the write
 
 
 # Failures that are about the app's own identity, not about any one registry: the CLI exits 3 for them, and a

@@ -19,7 +19,7 @@ from shared.reasons import Trigger
 class Requester:
     """Who asked for a run: a person or an application (manual runs), or ``system`` (events, the timer, the queue)."""
 
-    kind: str  # "user" | "app" | "functionkey" | "system"
+    kind: str  # "user" | "app" | "functionkey" | "cli" (a local CLI run, as its credential) | "system"
     object_id: str = ""
     name: str = ""  # a user's UPN or an application's app id
     tenant_id: str = ""
@@ -61,14 +61,18 @@ class RunRequest:
     fan_out: bool = False  # may hand its updates to the rotation queue, where one is configured
     alert_versions: tuple[tuple[KeyRef, str], ...] = ()  # versions to alert on even if no registry uses them
     requested_by: Requester = SYSTEM
+    reason: str = ""  # the operator's free text (required for a forced downgrade), recorded verbatim
+    retire: bool = False  # the sweep only: may retire superseded key versions (ROTATION_RETIRE, docs/retirement.md)
 
     def target_for(self, registry_id: str) -> ManualTarget | None:
         return self.targets.get(registry_id.lower())
 
     @classmethod
-    def sweep(cls, correlation_id: str | None = None, *, dry_run: bool = False) -> RunRequest:
+    def sweep(cls, correlation_id: str | None = None, *, dry_run: bool = False,
+              requested_by: Requester = SYSTEM) -> RunRequest:
         """The sweep: everything in scope, with diagnosis; its updates may fan out to the rotation queue."""
-        return cls(Trigger.SWEEP, correlation_id or new_correlation_id(), dry_run, diagnose=True, fan_out=True)
+        return cls(Trigger.SWEEP, correlation_id or new_correlation_id(), dry_run, diagnose=True, fan_out=True,
+                   requested_by=requested_by, retire=True)
 
 
 def new_correlation_id() -> str:

@@ -18,6 +18,9 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _QUEUE_NAME = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")  # Azure Storage queue naming rules
 _RESOURCE_GROUP = re.compile(r"^[-\w._()]{1,90}$")
 DISCOVERY_MODES = ("list", "resourcegraph")  # registries.list per subscription | one Resource Graph query
+HTTP_AUTH_MODES = ("entra", "functionkey")  # Entra ID bearer tokens (shared.auth) | the Functions host's function keys
+_APP_ID_URI = re.compile(r"^(?:api|https)://[^\s/][^\s\"]{0,250}$")
+RETIRE_MODES = ("off", "plan", "auto")  # the sweep: no retirement reads | reports what it would retire | retires
 Parser = Callable[[str, str], Any]  # (setting name, raw value) -> typed value, or ConfigurationError
 
 
@@ -76,6 +79,35 @@ def _discovery(name: str, raw: str) -> str:
     return mode
 
 
+def _http_auth(name: str, raw: str) -> str:
+    mode = raw.strip().lower()
+    if mode not in HTTP_AUTH_MODES:
+        raise ConfigurationError(f"{name} must be one of {', '.join(HTTP_AUTH_MODES)}, not {raw!r}")
+    return mode
+
+
+def _guid(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value and not _GUID.match(value):
+        raise ConfigurationError(f"{name} must be a GUID, not {value!r}")
+    return value
+
+
+def _app_id_uri(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value and not _APP_ID_URI.match(value):
+        raise ConfigurationError(f"{name} must be the app registration's application ID URI (api://... or "
+                                 f"https://...), not {value!r}")
+    return value
+
+
+def _retire(name: str, raw: str) -> str:
+    mode = raw.strip().lower()
+    if mode not in RETIRE_MODES:
+        raise ConfigurationError(f"{name} must be one of {', '.join(RETIRE_MODES)}, not {raw.strip()!r}")
+    return mode
+
+
 def _cloud(name: str, raw: str) -> Cloud:
     clouds = {c.value.lower(): c for c in Cloud}
     if raw.strip().lower() not in clouds:
@@ -103,7 +135,15 @@ SETTINGS: dict[str, tuple[str, str, Parser]] = {
     # the app's maximumInstanceCount: with the queue, each instance's share of ARM's buckets if storage is down
     "ROTATION_MAX_INSTANCES": ("max_instances", "40", _number(1, 1000, whole=True)),
     "ROTATION_DISCOVERY": ("discovery", "list", _discovery),
+    # the sweep and superseded key versions of keys tagged cmk-rotation-retire-after-days (docs/retirement.md)
+    "ROTATION_RETIRE": ("retire", "plan", _retire),
     "AZURE_CLOUD": ("cloud", "AzureCloud", _cloud),
+    # Who may call the operator endpoints (shared.auth). The tenant and the app registration are required only when
+    # they are served in entra mode (checked there), so timers, events and the local CLI run without them.
+    "ROTATION_HTTP_AUTH": ("http_auth", "entra", _http_auth),
+    "ROTATION_AUTH_TENANT_ID": ("auth_tenant_id", "", _guid),
+    "ROTATION_AUTH_CLIENT_ID": ("auth_client_id", "", _guid),
+    "ROTATION_AUTH_APP_ID_URI": ("auth_app_id_uri", "", _app_id_uri),  # empty: api://<ROTATION_AUTH_CLIENT_ID>
 }
 DEFAULTS: dict[str, str] = {name: default for name, (_, default, _) in SETTINGS.items()}
 
@@ -127,6 +167,11 @@ class Settings:
     queue_name: str = _PARSED["ROTATION_QUEUE_NAME"]
     max_instances: int = _PARSED["ROTATION_MAX_INSTANCES"]
     discovery: str = _PARSED["ROTATION_DISCOVERY"]
+    http_auth: str = _PARSED["ROTATION_HTTP_AUTH"]
+    auth_tenant_id: str = _PARSED["ROTATION_AUTH_TENANT_ID"]
+    auth_client_id: str = _PARSED["ROTATION_AUTH_CLIENT_ID"]
+    auth_app_id_uri: str = _PARSED["ROTATION_AUTH_APP_ID_URI"]
+    retire: str = _PARSED["ROTATION_RETIRE"]
 
     @property
     def endpoints(self) -> CloudEndpoints:
@@ -145,3 +190,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         raw = env.get(name, "")
         values[field_name] = parse(name, raw if raw.strip() else default)
     return Settings(**values)
+
+
+def operator_routes_need_function_key(env: Mapping[str, str]) -> bool:
+    """For the Functions host, at indexing: anything but a readable ``entra`` keeps the function key (fail closed)."""
+    name = "ROTATION_HTTP_AUTH"
+    try:
+        return _http_auth(name, env.get(name, "").strip() or DEFAULTS[name]) != "entra"
+    except ConfigurationError:
+        return True

@@ -18,7 +18,7 @@ from shared.engine import OutcomeSink
 from shared.expiry import ExpiryAlert
 from shared.keyids import KeyRef
 from shared.metrics import RotationMetrics, VersionInUse
-from shared.outcomes import Outcome, RunReport, alert_to_dict
+from shared.outcomes import Outcome, RunReport, alert_to_dict, requester_to_dict
 
 log = logging.getLogger("shared.outcomes")
 CUSTOM_EVENT = "microsoft.custom_event.name"
@@ -66,7 +66,7 @@ class TelemetrySink(OutcomeSink):
                         extra={CUSTOM_EVENT: PROBLEM_EVENT, **_properties({
                             "scope": problem.scope, "reason": problem.reason.value, "transient": problem.transient,
                             "detail": problem.detail, "trigger": report.trigger.value,
-                            "correlationId": report.correlation_id})})
+                            "correlationId": report.correlation_id, **who_asked(report)})})
         counts = report.counts()
         log.info("run %s (%s): %s", report.correlation_id, report.trigger.value, counts,
                  extra={CUSTOM_EVENT: RUN_EVENT, **run_properties(report)})
@@ -92,13 +92,14 @@ def rotation_properties(outcome: Outcome) -> dict[str, Property]:
     because ``name`` would collide with LogRecord.name."""
     d = outcome.to_dict()
     d["registryName"] = d.pop("name")
+    d.update(requester_properties(d.pop("requestedBy")))
     return _properties(d)
 
 
 def alert_properties(alert: ExpiryAlert, report: RunReport) -> dict[str, Property]:
     d = alert_to_dict(alert)
     d.update(affectedRegistryCount=len(alert.affected_registries), trigger=report.trigger.value,
-             correlationId=report.correlation_id)
+             correlationId=report.correlation_id, **who_asked(report))
     return _properties(d)
 
 
@@ -107,7 +108,25 @@ def run_properties(report: RunReport) -> dict[str, Property]:
         "trigger": report.trigger.value, "correlationId": report.correlation_id, "dryRun": report.dry_run,
         "durationMs": report.duration_ms, **report.counts(), "alerts": len(report.alerts),
         "problems": len(report.problems), "keyVersionsCreated": len(report.key_versions_created),
+        **who_asked(report),
     })
+
+
+def who_asked(report: RunReport) -> dict[str, str]:
+    """The requester and reason of the run, on every event it emits (a manual run's alerts and problems too)."""
+    return {**requester_properties(requester_to_dict(report.request.requested_by)),
+            "requestReason": report.request.reason}
+
+
+def requester_properties(requested_by: Mapping[str, str]) -> dict[str, str]:
+    """Who asked, flat (custom-event properties are strings; infra/kql/manual-changes-by-person.kql reads these):
+    ``requestedBy`` is what to show (name, else object id, else the kind: "system" for events and timers)."""
+    return {
+        "requestedBy": requested_by["name"] or requested_by["objectId"] or requested_by["kind"],
+        "requestedByKind": requested_by["kind"], "requestedByObjectId": requested_by["objectId"],
+        "requestedByName": requested_by["name"], "requestedByTenantId": requested_by["tenantId"],
+        "requestedByRole": requested_by["role"],
+    }
 
 
 def _properties(d: Mapping[str, object]) -> dict[str, Property]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import BadRequest, ConfigurationError
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the engine and its model load with the engine, on first use
     from shared.doctor import DoctorReport
     from shared.engine import RotationEngine
     from shared.outcomes import RunReport
+    from shared.requests import Requester
     from shared.status import StatusReport
 
 log = logging.getLogger(__name__)
@@ -119,36 +120,45 @@ def _answered(what: str, produce: Callable[[str], RunReport | StatusReport | Doc
     return Answer(200, report.to_dict(), report)
 
 
-def rotate(body: bytes, engine_factory: EngineFactory = _default_engine) -> Answer:
-    """A manual run over HTTP: the body is JSON, validated as ``rotate_fields`` validates the CLI's."""
+def rotate(body: bytes, engine_factory: EngineFactory = _default_engine, requested_by: Requester | None = None,
+           reason: str = "") -> Answer:
+    """A manual run over HTTP: the body is JSON, validated as ``rotate_fields`` validates the CLI's. Who asked
+    (and their free-text reason) come from ``shared.operator_http``, which checked them."""
 
     def run(correlation_id: str) -> RunReport:
         from shared.manual import parse_rotate_body
+        from shared.requests import SYSTEM
 
         engine = engine_factory()
-        return engine.run(parse_rotate_body(body, engine.settings).request(correlation_id))
+        request = parse_rotate_body(body, engine.settings).request(correlation_id, requested_by or SYSTEM)
+        return engine.run(replace(request, reason=reason))
 
     return _answered("manual run", run)
 
 
-def rotate_fields(fields: Mapping[str, Any], engine_factory: EngineFactory = _default_engine) -> Answer:
-    """A manual run from the CLI: the same fields and the same validation as the HTTP body."""
+def rotate_fields(fields: Mapping[str, Any], engine_factory: EngineFactory = _default_engine,
+                  requested_by: Requester | None = None, reason: str = "") -> Answer:
+    """A manual run from the CLI: the same fields and the same validation as the HTTP body; attributed to the
+    identity the CLI's credential signs in as, with the operator's reason, if given."""
 
     def run(correlation_id: str) -> RunReport:
         from shared.manual import parse_rotate_request
+        from shared.requests import SYSTEM
 
         engine = engine_factory()
-        return engine.run(parse_rotate_request(dict(fields), engine.settings).request(correlation_id))
+        request = parse_rotate_request(dict(fields), engine.settings).request(correlation_id, requested_by or SYSTEM)
+        return engine.run(replace(request, reason=reason))
 
     return _answered("manual run", run)
 
 
-def cli_sweep(dry_run: bool, engine_factory: EngineFactory = _default_engine) -> Answer:
+def cli_sweep(dry_run: bool, engine_factory: EngineFactory = _default_engine,
+              requested_by: Requester | None = None) -> Answer:
     """The sweep, run by an operator: same errors-as-answers contract as ``rotate``."""
-    from shared.requests import RunRequest
+    from shared.requests import SYSTEM, RunRequest
 
     return _answered("sweep", lambda correlation_id: engine_factory().run(
-        RunRequest.sweep(correlation_id, dry_run=dry_run)))
+        RunRequest.sweep(correlation_id, dry_run=dry_run, requested_by=requested_by or SYSTEM)))
 
 
 def status(engine_factory: EngineFactory = _default_engine) -> Answer:

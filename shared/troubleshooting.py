@@ -91,8 +91,9 @@ PROBLEM_FIX: dict[Problem, str] = {
                                       "deployment's Application Insights (infra sets it on the app)",
 }
 
-KEY_ROLE = {"read": "Key Vault Reader", "create": "Key Vault Crypto Officer"}
-KEY_PERMISSIONS = {"read": "get, list", "create": "get, list, rotate"}
+KEY_ROLE = {"read": "Key Vault Reader", "create": "Key Vault Crypto Officer",
+            "update": "the retirement role (infra/app/rbac-retirement.bicep: keys/read and keys/update/action)"}
+KEY_PERMISSIONS = {"read": "get, list", "create": "get, list, rotate", "update": "get, list, update"}
 
 
 def fix(reason: Finding, **blanks: str) -> str:

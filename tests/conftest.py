@@ -37,8 +37,9 @@ def az(monkeypatch: pytest.MonkeyPatch) -> Iterator[AzureStandIn]:
         pytest.fail(failure, pytrace=False)
 
 
-# Small, deliberate settings for speed: the stand-in finishes updates in 0.2 s.
-TEST_SETTINGS = {"ROTATION_POLL_INTERVAL_SECONDS": "0.05"}
+# Small, deliberate settings for speed: the stand-in finishes updates in 0.2 s. The operator endpoints run in
+# functionkey mode here (the host's key check is not part of these tests); tests/auth runs them in entra mode.
+TEST_SETTINGS = {"ROTATION_POLL_INTERVAL_SECONDS": "0.05", "ROTATION_HTTP_AUTH": "functionkey"}
 
 
 @pytest.fixture

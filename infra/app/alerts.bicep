@@ -159,4 +159,44 @@ resource deadLettered 'Microsoft.Insights/metricAlerts@2018-03-01' = [for (topic
   }
 }]
 
+// Every forced downgrade (break-glass) is worth a look, each one on its own: a stateless rule (no auto-mitigation,
+// so a second downgrade while the first is still in the window notifies again) over rows ingested since the last
+// evaluation, so that ingestion delay neither hides one nor repeats it.
+var downgradeFrequencyMinutes = 5
+var downgradesForcedQuery = '${loadTextContent('../kql/downgrades-forced.kql')}| where ingestion_time() > ago(${downgradeFrequencyMinutes}m)\n'
+
+resource downgradesForced 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'cmk-downgrades-forced'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'ACR CMK: a registry was forced onto an older key version'
+    description: 'A break-glass request (Rotation.BreakGlass, toVersion with allowDowngrade) moved a registry to an older key version. The row names who asked and the reason they gave.'
+    severity: 1
+    enabled: true
+    scopes: [applicationInsightsId]
+    evaluationFrequency: 'PT${downgradeFrequencyMinutes}M'
+    windowSize: 'PT1H'
+    criteria: {
+      allOf: [
+        {
+          query: downgradesForcedQuery
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: false
+    actions: {
+      actionGroups: [actionGroup.id]
+    }
+  }
+}
+
 output actionGroupId string = actionGroup.id

@@ -42,8 +42,8 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_222: Event Grid delivers to on_key_event over the public endpoint (function keys guard rotate and status)
-  // checkov:skip=CKV_AZURE_17: Event Grid does not present client certificates; requests are authorized by function and system keys
+  // checkov:skip=CKV_AZURE_222: Event Grid delivers to on_key_event over the public endpoint (its system key); rotate and status check an Entra ID token and app role in the app (ROTATION_HTTP_AUTH=entra)
+  // checkov:skip=CKV_AZURE_17: Event Grid does not present client certificates; Event Grid is authorized by the system key, operators by Entra ID tokens
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales to zero on purpose; the timer and Event Grid wake it
   // checkov:skip=CKV_AZURE_213: health check is not available on Flex Consumption; failures surface as alerts (alerts.bicep)
   name: name
@@ -59,7 +59,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
-    clientCertEnabled: false // rotate and status use function keys; Event Grid uses the system key
+    clientCertEnabled: false // rotate and status take Entra ID bearer tokens (or function keys in functionkey mode); Event Grid uses the system key
     virtualNetworkSubnetId: !empty(virtualNetworkSubnetId) ? virtualNetworkSubnetId : null
     siteConfig: {
       minTlsVersion: '1.2'
@@ -91,7 +91,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   // Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION: the runtime is above.
   resource settings 'config' = {
     // The next seven are about site configuration; checkov reads this app-settings resource as one (false positives).
-    // checkov:skip=CKV_AZURE_13: app settings, not authentication config; endpoints use function keys and the Event Grid system key
+    // checkov:skip=CKV_AZURE_13: app settings, not authentication config; the app validates Entra ID tokens itself (Easy Auth is not relied on: shared/auth.py), Event Grid uses the system key
     // checkov:skip=CKV_AZURE_63: app settings, not web config; logs go to Application Insights through OpenTelemetry
     // checkov:skip=CKV_AZURE_65: app settings, not web config; no detailed error pages on a Functions host
     // checkov:skip=CKV_AZURE_66: app settings, not web config; requests are traced in Application Insights

@@ -14,21 +14,32 @@ function Write-LocalDoctor {
 function Invoke-Doctor {
     try {
         if (-not (Get-Command az -ErrorAction SilentlyContinue)) {
-            Write-Host 'postdeploy: cannot call GET /api/doctor yet: it needs the Azure CLI (for the function key).'
+            Write-Host 'postdeploy: cannot call GET /api/doctor yet: it needs the Azure CLI (for a token or the key).'
             Write-LocalDoctor
             return
         }
         $hostName = az functionapp show --name $env:AZURE_FUNCTION_APP_NAME --resource-group $env:AZURE_RESOURCE_GROUP `
             --query defaultHostName --output tsv 2>$null
-        $key = az functionapp keys list --name $env:AZURE_FUNCTION_APP_NAME --resource-group $env:AZURE_RESOURCE_GROUP `
-            --query functionKeys.default --output tsv 2>$null
-        if (-not $hostName -or -not $key) {
-            Write-Host "postdeploy: cannot call GET /api/doctor yet: your identity may not read the app's host name or function key."
+        # Entra mode (the default): a token for the app's registration (the deployer needs Rotation.Read);
+        # functionkey mode: the function key.
+        $headers = @{}
+        if ($env:ROTATION_HTTP_AUTH -eq 'functionkey') {
+            $key = az functionapp keys list --name $env:AZURE_FUNCTION_APP_NAME --resource-group $env:AZURE_RESOURCE_GROUP `
+                --query functionKeys.default --output tsv 2>$null
+            if ($key) { $headers['x-functions-key'] = $key }
+        }
+        elseif ($env:ROTATION_AUTH_CLIENT_ID -or $env:ROTATION_AUTH_APP_ID_URI) {
+            $audience = if ($env:ROTATION_AUTH_APP_ID_URI) { $env:ROTATION_AUTH_APP_ID_URI } else { "api://$($env:ROTATION_AUTH_CLIENT_ID)" }
+            $token = az account get-access-token --resource $audience --query accessToken --output tsv 2>$null
+            if ($token) { $headers['Authorization'] = "Bearer $token" }
+        }
+        if (-not $hostName -or $headers.Count -eq 0) {
+            Write-Host "postdeploy: cannot call GET /api/doctor yet: your identity may not read the app's host name, or get a token for the app (ROTATION_AUTH_CLIENT_ID, and the Rotation.Read app role) or its function key."
             Write-LocalDoctor
             return
         }
         $report = New-TemporaryFile
-        Invoke-WebRequest -Uri "https://$hostName/api/doctor" -Headers @{ 'x-functions-key' = $key } `
+        Invoke-WebRequest -Uri "https://$hostName/api/doctor" -Headers $headers `
             -TimeoutSec 180 -OutFile $report -UseBasicParsing | Out-Null
         Write-Host 'postdeploy: doctor, run by the deployed app (GET /api/doctor):'
         python (Join-Path $PSScriptRoot 'print_doctor.py') $report

@@ -13,31 +13,50 @@ print_local_doctor() {
   echo "  (with the ROTATION_* settings you gave azd exported, and after az login); see README, \"doctor\"."
 }
 
+# The credential GET /api/doctor takes, as a header line: an Entra ID token for the app's registration (entra mode,
+# the default; the deployer needs the Rotation.Read app role), or the function key (functionkey mode). Empty: none.
+doctor_credential() {
+  if [ "${ROTATION_HTTP_AUTH:-entra}" = "functionkey" ]; then
+    key=$(az functionapp keys list --name "${AZURE_FUNCTION_APP_NAME}" --resource-group "${AZURE_RESOURCE_GROUP}" \
+      --query functionKeys.default --output tsv 2>/dev/null) || key=""
+    [ -z "$key" ] || echo "x-functions-key: ${key}"
+  elif [ -n "${ROTATION_AUTH_CLIENT_ID:-}${ROTATION_AUTH_APP_ID_URI:-}" ]; then
+    audience="${ROTATION_AUTH_APP_ID_URI:-api://${ROTATION_AUTH_CLIENT_ID:-}}"
+    token=$(az account get-access-token --resource "$audience" --query accessToken --output tsv 2>/dev/null) || token=""
+    [ -z "$token" ] || echo "Authorization: Bearer ${token}"
+  fi
+}
+
 # doctor's report, as the app's own identity and from its own network. Never fails the deployment.
 run_doctor() {
   if ! command -v az >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
-    echo "postdeploy: cannot call GET /api/doctor yet: it needs the Azure CLI (for the function key) and curl."
+    echo "postdeploy: cannot call GET /api/doctor yet: it needs the Azure CLI (for a token or the key) and curl."
     print_local_doctor
     return 0
   fi
   host=$(az functionapp show --name "${AZURE_FUNCTION_APP_NAME}" --resource-group "${AZURE_RESOURCE_GROUP}" \
     --query defaultHostName --output tsv 2>/dev/null) || host=""
-  key=$(az functionapp keys list --name "${AZURE_FUNCTION_APP_NAME}" --resource-group "${AZURE_RESOURCE_GROUP}" \
-    --query functionKeys.default --output tsv 2>/dev/null) || key=""
-  if [ -z "$host" ] || [ -z "$key" ]; then
-    echo "postdeploy: cannot call GET /api/doctor yet: your identity may not read the app's host name or function key."
+  headers=$(mktemp)  # the credential goes to curl in a file (mode 600), never on its command line
+  chmod 600 "$headers"
+  doctor_credential > "$headers"
+  if [ -z "$host" ] || [ ! -s "$headers" ]; then
+    echo "postdeploy: cannot call GET /api/doctor yet: your identity may not read the app's host name, or get a token"
+    echo "  for the app (ROTATION_AUTH_CLIENT_ID, and the Rotation.Read app role) or its function key."
+    rm -f "$headers"
     print_local_doctor
     return 0
   fi
   report=$(mktemp)
   status=$(curl --silent --max-time 180 --output "$report" --write-out '%{http_code}' \
-    --header "x-functions-key: ${key}" "https://${host}/api/doctor") || status="000"
+    --header "@${headers}" "https://${host}/api/doctor") || status="000"
+  rm -f "$headers"
   if [ "$status" = "200" ]; then
     echo "postdeploy: doctor, run by the deployed app (GET /api/doctor):"
     python3 "$(dirname "$0")/print_doctor.py" "$report" 2>/dev/null || cat "$report"
     echo
   else
-    echo "postdeploy: cannot call GET /api/doctor yet (HTTP ${status}; the app may still be starting)."
+    echo "postdeploy: cannot call GET /api/doctor yet (HTTP ${status}; the app may still be starting; 401/403: see"
+    echo "  docs/deploy.md, \"Who may call the operator endpoints\")."
     print_local_doctor
   fi
   rm -f "$report"

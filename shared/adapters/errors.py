@@ -49,7 +49,7 @@ class Call:
     rejected: Reason = Reason.UPDATE_REJECTED
     vault: str = ""  # the vault's name, for Key Vault calls
     key: str = ""  # the key's name, for Key Vault calls
-    needs: str = "read"  # for Key Vault calls: "read" or "create"
+    needs: str = "read"  # for Key Vault calls: "read", "create" or "update" (retirement)
 
 
 def describe(exc: BaseException) -> str:

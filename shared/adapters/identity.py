@@ -17,6 +17,7 @@ from azure.core.exceptions import AzureError
 
 from shared.adapters.errors import Call, translate
 from shared.doctor import Identity
+from shared.requests import Requester
 
 _ACQUIRED = re.compile(r"acquired a token from (\w+)")
 _IDENTITY_LOGGER = "azure.identity"
@@ -66,3 +67,16 @@ class IdentityAdapter:
         found = claims(token)
         return Identity(handler.names[-1] if handler.names else "", str(found.get("tid", "")),
                         str(found.get("oid", "")), str(found.get("appid") or found.get("azp") or ""))
+
+
+def requester_of(credential: Any, scope: str) -> Requester:
+    """A local CLI run, attributed to whoever its credential signs in as (a user's UPN, or an application's id);
+    ``cli`` alone when no token can be had (the run then fails on that, and says so)."""
+    try:
+        token = credential.get_token(scope).token
+    except AzureError:
+        return Requester("cli")
+    found = claims(token)
+    name = found.get("upn") or found.get("unique_name") or found.get("preferred_username") or found.get("appid") \
+        or found.get("azp") or ""
+    return Requester("cli", str(found.get("oid", "")), str(name), str(found.get("tid", "")))

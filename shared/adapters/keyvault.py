@@ -72,6 +72,22 @@ class KeyVaultAdapter:
             raise _error(exc, f"rotating {key}", key, needs="create") from None
         return (rotated.properties.version or "").lower()
 
+    def get_tags(self, key: KeyRef) -> dict[str, str]:
+        try:
+            found = self._client_for(key.vault_url).get_key(key.name)
+        except AzureError as exc:
+            raise _error(exc, f"reading the tags of {key}", key) from None
+        return {str(k): str(v) for k, v in (found.properties.tags or {}).items()}
+
+    def set_enabled(self, key: KeyRef, version: str, enabled: bool) -> bool:
+        """Only ``attributes.enabled`` is sent: tags, operations and dates stay as they are."""
+        try:
+            updated = self._client_for(key.vault_url).update_key_properties(key.name, version, enabled=enabled)
+        except AzureError as exc:
+            raise _error(exc, f"{'enabling' if enabled else 'disabling'} {key.uri(version)}", key,
+                         needs="update") from None
+        return bool(updated.properties.enabled)
+
     def _get(self, key: KeyRef, version: str | None) -> KeyVaultKey | None:
         """None for a disabled version: Key Vault answers its GET with 200 and ``enabled: false`` (keys), or
         with 403 ``KeyDisabled`` (as it does for secrets, and as older stand-ins did); both are accepted."""

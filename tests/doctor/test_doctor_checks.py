@@ -165,3 +165,16 @@ def test_the_cli_prints_each_check_with_its_fix_or_json(capsys) -> None:
     assert show(argparse.Namespace(json=True, command="doctor"), answer) == FAILED
     body = json.loads(capsys.readouterr().out)
     assert body == answer.body and body["counts"]["FAIL"] >= 1 and body["checks"][0]["check"] == "settings"
+
+
+@pytest.mark.parametrize(("permissions", "status"), [
+    ((Permissions(("Microsoft.KeyVault/vaults/keys/read", "Microsoft.KeyVault/vaults/keys/update/action")),),
+     Status.PASS),
+    ((Permissions(("Microsoft.KeyVault/vaults/keys/read",)),), Status.FAIL),
+    (Failure(Reason.FORBIDDEN, "not readable. Fix: grant Reader"), Status.WARN),
+], ids=["read and update: the retirement role", "read only", "permissions not readable"])
+def test_with_retirement_on_doctor_judges_whether_versions_can_be_disabled(permissions, status) -> None:
+    vault = VaultFacts("kv", ARM_VAULT, keys=("k",), topic=GOOD_TOPIC, permissions=permissions)
+    found = statuses(facts(retire=True, vaults=(vault,)))
+    assert found["vault kv: superseded versions can be disabled (retirement)"] == status
+    assert "vault kv: superseded versions can be disabled (retirement)" not in statuses(facts(vaults=(vault,)))

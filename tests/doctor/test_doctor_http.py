@@ -10,7 +10,7 @@ import azure.functions as func
 import pytest
 
 import function_app
-from emulator import AzureStandIn
+from emulator import AzureStandIn, entra
 from emulator.functions_host import user_functions
 from tests.doctor.conftest import APP, Deployment
 
@@ -30,7 +30,7 @@ def route_options(name: str) -> dict[str, str]:
 
 def test_doctor_is_authenticated_like_status() -> None:
     doctor, status = route_options("doctor"), route_options("status")
-    assert doctor["auth_level"] == status["auth_level"] == "func.AuthLevel.FUNCTION"
+    assert doctor["auth_level"] == status["auth_level"] == "OPERATOR_AUTH"  # shared.auth decides who (issue 15)
     assert (doctor["route"], doctor["methods"]) == ("'doctor'", "['GET']")
 
 
@@ -39,9 +39,16 @@ def test_get_doctor_answers_the_report_as_the_apps_own_identity(az: AzureStandIn
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEBSITE_SITE_NAME", APP)  # what the Functions host sets in Azure
     monkeypatch.setenv("FUNCTIONS_WORKER_RUNTIME", "python")
-    response = user_functions(function_app.app)["doctor"](func.HttpRequest("GET", "/api/doctor", body=b""))
+    tenant = entra.tenant(az.world)  # entra mode: a Rotation.Read token from the stand-in's tenant
+    for name, value in tenant.settings().items():
+        monkeypatch.setenv(name, value)
+    token = tenant.mint(["Rotation.Read"], name="auditor@contoso.example")
+    response = user_functions(function_app.app)["doctor"](func.HttpRequest(
+        "GET", "/api/doctor", body=b"", headers={"Authorization": f"Bearer {token}"}))
     assert (response.status_code, response.mimetype) == (200, "application/json")
     body = json.loads(response.get_body())
     assert body["ranFrom"].startswith(f"the deployed app {APP}")
     assert body["counts"] == {"PASS": len(body["checks"]), "WARN": 0, "FAIL": 0}
     assert az.principal_id in body["checks"][1]["detail"]
+    refused = user_functions(function_app.app)["doctor"](func.HttpRequest("GET", "/api/doctor", body=b""))
+    assert refused.status_code == 401  # no token: no report

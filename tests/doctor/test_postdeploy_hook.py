@@ -36,28 +36,36 @@ def tool(bin_dir: Path, name: str, script: str) -> None:
     path.chmod(0o755)
 
 
-def run_hook(bin_dir: Path) -> subprocess.CompletedProcess[str]:
+def run_hook(bin_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     python_dir = Path(sys.executable).parent
     tool(bin_dir, "python3", f'exec "{sys.executable}" "$@"\n')
-    for name in ("mktemp", "rm", "cat", "dirname"):
+    for name in ("mktemp", "rm", "cat", "dirname", "chmod"):
         found = shutil.which(name)
         assert found, name
         tool(bin_dir, name, f'exec "{found}" "$@"\n')
-    return subprocess.run(["/bin/sh", str(HOOK)], env={**ENV, "PATH": str(bin_dir)}, capture_output=True,
-                          text=True, timeout=60, cwd=python_dir)
+    return subprocess.run(["/bin/sh", str(HOOK)], env={**ENV, **(env or {}), "PATH": str(bin_dir)},
+                          capture_output=True, text=True, timeout=60, cwd=python_dir)
 
 
-def test_the_hook_prints_the_apps_report_as_the_cli_would(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("env", "credential"), [
+    ({"ROTATION_HTTP_AUTH": "functionkey"}, "x-functions-key: the-key"),
+    ({"ROTATION_AUTH_CLIENT_ID": "0f4f4a8e-1c55-4b6a-9a0e-4d5c6b7a8e9f"}, "Authorization: Bearer the-token"),
+])
+def test_the_hook_prints_the_apps_report_as_the_cli_would(tmp_path: Path, env: dict, credential: str) -> None:
     answer = tmp_path / "answer.json"
     answer.write_text(json.dumps(REPORT.to_dict()))
     tool(tmp_path, "az", 'case "$*" in *"functionapp show"*) echo func-cmk.azurewebsites.net;; '
-                         '*"keys list"*) echo the-key;; esac\n')
+                         '*"keys list"*) echo the-key;; '
+                         '*"get-access-token --resource api://0f4f4a8e-1c55-4b6a-9a0e-4d5c6b7a8e9f"*) echo the-token;; '
+                         'esac\n')
+    # The credential arrives in a header file (curl's --header @file), never on curl's command line.
     tool(tmp_path, "curl", 'while [ $# -gt 0 ]; do case "$1" in --output) out="$2"; shift;; '
                            '--header) hdr="$2"; shift;; esac; shift; done\n'
-                           f'[ "$hdr" = "x-functions-key: the-key" ] || {{ printf 401; exit 0; }}\n'
+                           'case "$hdr" in @*) hdr=$(cat "${hdr#@}");; *) printf 400; exit 0;; esac\n'
+                           f'[ "$hdr" = "{credential}" ] || {{ printf 401; exit 0; }}\n'
                            f'cp "{answer}" "$out"; printf 200\n')
     tool(tmp_path, "cp", f'exec "{shutil.which("cp")}" "$@"\n')
-    run = run_hook(tmp_path)
+    run = run_hook(tmp_path, env)
     assert run.returncode == 0, run.stderr
     printed = io.StringIO()
     with redirect_stdout(printed):
@@ -76,7 +84,7 @@ def test_without_the_azure_cli_it_says_so_and_prints_the_local_command(tmp_path:
 def test_when_the_app_does_not_answer_yet_it_does_not_fail_azd_up(tmp_path: Path) -> None:
     tool(tmp_path, "az", 'case "$*" in *"functionapp show"*) echo h;; *"keys list"*) echo k;; esac\n')
     tool(tmp_path, "curl", "printf 503\n")
-    run = run_hook(tmp_path)
+    run = run_hook(tmp_path, {"ROTATION_HTTP_AUTH": "functionkey"})
     assert run.returncode == 0, run.stderr
     assert "cannot call GET /api/doctor yet (HTTP 503" in run.stdout
     assert "python -m shared doctor --app func-cmk" in run.stdout

@@ -26,5 +26,11 @@ def test_demo_moves_the_pinned_registry_and_alerts() -> None:
     assert "ALERT warning" in out and "used by acrpinned, acrversionless" in out
     assert "custom events: KeyExpiryAlert" in out and "RegistryKeyRotation" in out and "RotationRun" in out
     assert "Azure SDK HTTP calls" in out and "cmk_rotations" in out
+    assert "as auditor@contoso.example: HTTP 403 break-glass needs the app role Rotation.BreakGlass" in out
+    assert "with a token signed by another key: HTTP 401 signature does not verify" in out
+    assert "as oncall@contoso.example (Rotation.BreakGlass): HTTP 200 acrpinned rotated DOWNGRADE_FORCED" in out
+    assert ("RegistryKeyRotation event: DOWNGRADE_FORCED requestedBy=oncall@contoso.example role=Rotation.BreakGlass "
+            'requestReason="INC-4711: pulls fail since the new key version"') in out
+    assert "retire --plan" in out and "[ ] NOT_IN_USE: shown by acroptedout" in out and "0 to retire" in out
     assert "Unexpected egress: none." in out
     assert "Traceback" not in run.stderr

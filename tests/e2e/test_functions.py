@@ -119,7 +119,7 @@ def test_break_glass_downgrade_needs_allow_downgrade_and_is_recorded(az, estate)
     refused = post_rotate({"registry": estate.registries["acrpinned"], "toVersion": estate.first_version})[1]
     assert refused["outcomes"][0]["reason"] == "WOULD_DOWNGRADE"
     forced = post_rotate({"registry": estate.registries["acrpinned"], "toVersion": estate.first_version,
-                          "allowDowngrade": True})[1]
+                          "allowDowngrade": True, "reason": "INC-1: the new version breaks pulls"})[1]
     assert (forced["outcomes"][0]["result"], forced["outcomes"][0]["reason"]) == ("rotated", "DOWNGRADE_FORCED")
     assert forced["outcomes"][0]["toVersion"] == estate.first_version
 

@@ -257,3 +257,14 @@ def test_diagnosis_reads_are_cached_per_vault_and_identity(az, estate, engine) -
     # Vaults are listed once in each subscription that holds registries (or is configured as in scope).
     assert sum(p.endswith("/providers/Microsoft.KeyVault/vaults") for p in reads) == 1
     assert sum("roleAssignments" in p for p in reads) == 1  # three registries, one identity, one vault
+
+
+def test_a_local_cli_run_is_attributed_to_the_identity_its_credential_signs_in_as(az, estate, app_env) -> None:
+    done = subprocess.run([sys.executable, "-m", "shared", "rotate", "--registry", estate.registries["acrpinned"],
+                           "--dry-run", "--json", "--reason", "checking before the change window"], env=app_env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    [outcome] = json.loads(done.stdout)["outcomes"]
+    who = outcome["requestedBy"]
+    assert (who["kind"], who["objectId"], who["tenantId"]) == ("cli", az.principal_id, az.world.tenant_id)
+    assert outcome["requestReason"] == "checking before the change window"

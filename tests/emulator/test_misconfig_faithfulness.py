@@ -68,6 +68,7 @@ def test_role_definitions_agree_with_the_permission_table() -> None:
                   "authorization/write": ("Microsoft.Authorization/roleAssignments/write", False),
                   "keys/read": ("Microsoft.KeyVault/vaults/keys/read", True),
                   "keys/write": ("Microsoft.KeyVault/vaults/keys/create/action", True),
+                  "keys/update": ("Microsoft.KeyVault/vaults/keys/update/action", True),
                   "keys/wrap": ("Microsoft.KeyVault/vaults/keys/wrap/action", True),
                   "keys/crypto": ("Microsoft.KeyVault/vaults/keys/decrypt/action", True)}
     for permission, (action, data) in stands_for.items():

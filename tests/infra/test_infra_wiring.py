@@ -147,7 +147,7 @@ def test_alerts_load_the_telemetry_queries_verbatim() -> None:
     assert threshold and threshold.group(1) in (INFRA / "kql" / "keys-expiring.kql").read_text().splitlines()
     assert sorted(loaded) == sorted(
         ["failed-rotations.kql", "keys-expiring.kql", "expired-keys-in-use.kql", "registries-lagging.kql",
-         "configuration-problems.kql"]
+         "configuration-problems.kql", "downgrades-forced.kql"]
     )
     assert "metricName: 'DeadLetteredCount'" in code
     assert "emailReceivers:" in code and "webhookReceivers:" in code

@@ -225,9 +225,12 @@ def test_a_run_answers_with_the_documented_fields_and_no_ignored_field() -> None
     arm.add(registry("pinned1", version="v1"))
     answer = engine.run(RunRequest.sweep(dry_run=True)).to_dict()
     assert set(answer) == {"trigger", "correlationId", "dryRun", "counts", "outcomes", "alerts", "keyVersionsCreated",
-                           "problems", "problemsFound", "durationMs"}
+                           "problems", "problemsFound", "durationMs", "requestedBy", "requestReason"}
     assert set(answer["outcomes"][0]) == {"registry", "name", "subscription", "resourceGroup", "vault", "key",
                                           "fromVersion", "toVersion", "result", "reason", "transient", "detail",
-                                          "trigger", "dryRun", "correlationId", "durationMs"}
+                                          "trigger", "dryRun", "correlationId", "durationMs", "requestedBy",
+                                          "requestReason"}
+    assert answer["requestedBy"] == answer["outcomes"][0]["requestedBy"] == {
+        "kind": "system", "objectId": "", "name": "", "tenantId": "", "role": ""}
     assert answer["outcomes"][0]["registry"].endswith("/registries/pinned1") and answer["outcomes"][0]["name"] == \
         "pinned1"

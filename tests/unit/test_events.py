@@ -96,6 +96,8 @@ GOOD = {"Id": "https://kv1.vault.azure.net/keys/acr-cmk/abc123", "VaultName": "k
     ({**GOOD, "Id": "https://a.b.vault.azure.net/keys/acr-cmk/abc123"}, "not a valid vault host"),
     ({**GOOD, "Id": "http://kv1.vault.azure.net/keys/acr-cmk/abc123"}, "https"),
     ({**GOOD, "Id": "https://kv1.vault.azure.net:8443/keys/acr-cmk/abc123"}, "plain"),
+    ({**GOOD, "Id": "https://kv1.vault.azure.net:$/keys/acr-cmk/abc123"}, "plain"),
+    ({**GOOD, "Id": "https://[kv1.vault.azure.net/keys/acr-cmk/abc123"}, "plain"),
     ({**GOOD, "Id": "https://kv1.vault.azure.net/secrets/acr-cmk/abc123"}, "/keys/"),
     ({**GOOD, "Id": "https://kv1.vault.azure.net/keys/" + "a" * 600}, "too long"),
     ({**GOOD, "VaultName": "kv2"}, "disagrees"),
