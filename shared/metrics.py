@@ -72,8 +72,12 @@ class RotationMetrics:
             if report.trigger == Trigger.SWEEP:  # a sweep sees everything in scope: forget the rest
                 self._in_use = by_key
                 self._in_scope = len(report.outcomes)
-            else:  # an event or manual run sees only its keys
+            elif report.request.scope.registry is None:  # an event or a key's run sees every registry on its keys
                 self._in_use.update(by_key)
+            else:  # one registry's run: the others on its key still use what they used; the next sweep prunes
+                for key, versions in by_key.items():
+                    known = {v.version: v for v in self._in_use.get(key, [])}
+                    self._in_use[key] = list({**known, **{v.version: v for v in versions}}.values())
 
     def _observe_expiry(self, options: CallbackOptions) -> Iterable[Observation]:
         now = self._clock()

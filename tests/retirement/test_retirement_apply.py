@@ -234,7 +234,7 @@ def test_undo_re_enables_a_version_by_its_id_and_is_recorded(capsys, caplog) -> 
         assert cli(world, "--undo", "v1") == 0
     assert world.keyvault.enabled()["v1"] is True and "RESTORED" in capsys.readouterr().out
     [event] = [r for r in caplog.records if getattr(r, "result", "") == "restored"]
-    assert event.requestedBy == "user" and event.trigger == "manual"
+    assert event.requestedBy == "cli" and event.trigger == "manual"  # the CLI's own identity (here: unknown)
 
 
 def test_undo_of_an_unknown_version_is_a_usage_error(capsys) -> None:
