@@ -94,7 +94,8 @@ class RotationEngine:
         found = diagnose(registries, keys, self._access(registries), now, self.settings.near_expiry_days) \
             if request.diagnose else {}
         start_by = now + timedelta(seconds=request.budget_s) if request.budget_s is not None else None
-        applied = self.applier.apply(plan(registries, keys, now, request.targets), RunContext(request, keys, start_by))
+        applied = self.applier.apply(plan(registries, keys, now, request.targets),
+                                     RunContext(request, keys, start_by, began))
         return RunReport(
             request, started, tuple(applied.outcomes),
             alerts=tuple(expiry_alerts(registries, keys, now, self.settings.near_expiry_days, request.alert_versions)),

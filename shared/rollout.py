@@ -43,6 +43,7 @@ class RunContext:
     request: RunRequest
     keys: Mapping[KeyRef, KeyObservation]
     start_by: datetime | None = None  # no update starts after this (the Event Grid budget)
+    began: float = float("inf")  # time.monotonic() when the run began, before it read anything
 
 
 @dataclass
@@ -178,12 +179,17 @@ class Rollout:
                 return outcome_of(decision, Result.FAILED, request, reason=Reason.SERVICE_ERROR, transient=True,
                                   detail=f"unexpected {exc.__class__.__name__}")
 
+    def _read_is_fresh(self, registry_id: str, run: RunContext) -> bool:
+        """Re-read right before writing (another delivery may have done this already), unless this run is for this
+        one registry (a queue message): it read the registry with a GET moments ago, and nothing in this process has
+        updated it since (its lock was not let go after the run began). Saves a token of ARM's per-subscription read
+        bucket per queued update; across processes, an update still running answers the PATCH with 409, and one
+        that finished took longer (an ACR update: seconds) than the Key Vault reads between our GET and PATCH."""
+        return run.request.scope.registry is not None and not self.locks.released_since(registry_id, run.began)
+
     def _rotate_locked(self, decision: Decision, run: RunContext) -> Outcome:
         registry, request = decision.registry, run.request
-        # Re-read right before writing: another delivery may have done this already. A run for one registry
-        # (a queue message) read it with a GET moments ago: that read is the re-read, and a second one
-        # would spend another token of ARM's per-subscription read bucket.
-        fresh = registry if run.request.scope.registry is not None else self.registries.get_registry(
+        fresh = registry if self._read_is_fresh(registry.id, run) else self.registries.get_registry(
             RegistryRef(registry.subscription_id, registry.resource_group, registry.name))
         if fresh is None:
             raise PermanentError(Reason.KEY_NOT_FOUND, "the registry no longer has a customer-managed key")

@@ -68,6 +68,7 @@ class FakeRegistries:
     update_errors: dict[str, RotationError] = field(default_factory=dict)
     on_update: Callable[[Registry, str], None] | None = None  # before an update applies: registry, key URI
     on_list: Callable[[str], None] | None = None  # after a subscription was listed (a change mid-run)
+    on_get: Callable[[str], None] | None = None  # after a registry was read with a GET: its name
     reads: list[str] = field(default_factory=list)  # the name of each registry read with a GET, in order
     listing_errors: dict[str, RotationError] = field(default_factory=dict)  # per subscription id, or "*" for all
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -93,6 +94,8 @@ class FakeRegistries:
         with self.lock:
             self.reads.append(ref.name)
         found = self.registries.get(ref.id.lower())
+        if self.on_get:
+            self.on_get(ref.name)
         if found is None:
             raise PermanentError(Reason.REGISTRY_NOT_FOUND, ref.id)
         return found

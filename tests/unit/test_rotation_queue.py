@@ -111,3 +111,34 @@ def test_a_bad_queue_name_is_refused_naming_the_setting(name: str) -> None:
 def test_the_queue_is_off_by_default_and_takes_a_valid_name() -> None:
     assert load_settings({}).queue_name == ""
     assert load_settings({"ROTATION_QUEUE_NAME": "acr-rotations"}).queue_name == "acr-rotations"
+
+
+def test_two_messages_for_one_registry_at_once_in_one_instance_make_one_patch() -> None:
+    """A queued run skips the re-read (its own GET is moments old) only while nothing in this process has updated
+    the registry since it began: the second of two concurrent messages re-reads and finds the work done."""
+    import threading
+
+    from shared.queue_messages import RotationMessage
+    from shared.reasons import Trigger
+
+    engine, arm, _ = setup()
+    pinned = registry("pinned1", version="v1")
+    both_read = threading.Barrier(2, timeout=10)
+    first_reads: list[str] = []
+
+    def meet(name: str) -> None:
+        if len(first_reads) < 2:
+            first_reads.append(name)
+            both_read.wait()  # both messages have read the registry before either writes
+
+    arm.on_get = meet
+    message = RotationMessage(pinned.id, "v2", Trigger.EVENT, "evt-1")
+    reports = []
+    threads = [threading.Thread(target=lambda: reports.append(engine.run(message.request()))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(arm.patches) == 1
+    assert sorted(r.outcomes[0].reason.value for r in reports) == ["ALREADY_CURRENT", "NEWER_VERSION_AVAILABLE"]
+    assert arm.reads.count("pinned1") == 3  # two discoveries, one re-read by the second
