@@ -16,6 +16,8 @@ from shared.keyids import ENDPOINTS, Cloud, CloudEndpoints
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _QUEUE_NAME = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")  # Azure Storage queue naming rules
+QUEUE_NAME_RULE = "3-63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit"
+APP_ID_URI_RULE = "the app registration's application ID URI (api://... or https://...)"
 _RESOURCE_GROUP = re.compile(r"^[-\w._()]{1,90}$")
 DISCOVERY_MODES = ("list", "resourcegraph")  # registries.list per subscription | one Resource Graph query
 HTTP_AUTH_MODES = ("entra", "functionkey")  # Entra ID bearer tokens (shared.auth) | the Functions host's function keys
@@ -64,48 +66,23 @@ def _schedule(name: str, raw: str) -> str:
     return schedule
 
 
-def _queue_name(name: str, raw: str) -> str:
-    value = raw.strip()
-    if value and not _QUEUE_NAME.match(value):
-        raise ConfigurationError(f"{name} must be 3-63 lower-case letters, digits and single hyphens, "
-                                 f"starting and ending with a letter or digit, not {value!r}")
-    return value
+def _one_of(modes: tuple[str, ...]) -> Parser:
+    def parse(name: str, raw: str) -> str:
+        mode = raw.strip().lower()
+        if mode not in modes:
+            raise ConfigurationError(f"{name} must be one of {', '.join(modes)}, not {raw.strip()!r}")
+        return mode
+    return parse
 
 
-def _discovery(name: str, raw: str) -> str:
-    mode = raw.strip().lower()
-    if mode not in DISCOVERY_MODES:
-        raise ConfigurationError(f"{name} must be one of {', '.join(DISCOVERY_MODES)}, not {raw!r}")
-    return mode
-
-
-def _http_auth(name: str, raw: str) -> str:
-    mode = raw.strip().lower()
-    if mode not in HTTP_AUTH_MODES:
-        raise ConfigurationError(f"{name} must be one of {', '.join(HTTP_AUTH_MODES)}, not {raw!r}")
-    return mode
-
-
-def _guid(name: str, raw: str) -> str:
-    value = raw.strip()
-    if value and not _GUID.match(value):
-        raise ConfigurationError(f"{name} must be a GUID, not {value!r}")
-    return value
-
-
-def _app_id_uri(name: str, raw: str) -> str:
-    value = raw.strip()
-    if value and not _APP_ID_URI.match(value):
-        raise ConfigurationError(f"{name} must be the app registration's application ID URI (api://... or "
-                                 f"https://...), not {value!r}")
-    return value
-
-
-def _retire(name: str, raw: str) -> str:
-    mode = raw.strip().lower()
-    if mode not in RETIRE_MODES:
-        raise ConfigurationError(f"{name} must be one of {', '.join(RETIRE_MODES)}, not {raw.strip()!r}")
-    return mode
+def _matching(pattern: re.Pattern[str], what: str) -> Parser:
+    """Empty (not set), or matching ``pattern``."""
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip()
+        if value and not pattern.match(value):
+            raise ConfigurationError(f"{name} must be {what}, not {value!r}")
+        return value
+    return parse
 
 
 def _cloud(name: str, raw: str) -> Cloud:
@@ -131,19 +108,19 @@ SETTINGS: dict[str, tuple[str, str, Parser]] = {
     # read timeout per Azure call; a slower answer is retried by azure-core
     "ROTATION_HTTP_TIMEOUT_SECONDS": ("http_timeout_s", "60", _number(1, 300)),
     # set: events and sweeps enqueue one message per registry (apply_rotation applies)
-    "ROTATION_QUEUE_NAME": ("queue_name", "", _queue_name),
+    "ROTATION_QUEUE_NAME": ("queue_name", "", _matching(_QUEUE_NAME, QUEUE_NAME_RULE)),
     # the app's maximumInstanceCount: with the queue, each instance's share of ARM's buckets if storage is down
     "ROTATION_MAX_INSTANCES": ("max_instances", "40", _number(1, 1000, whole=True)),
-    "ROTATION_DISCOVERY": ("discovery", "list", _discovery),
+    "ROTATION_DISCOVERY": ("discovery", "list", _one_of(DISCOVERY_MODES)),
     # the sweep and superseded key versions of keys tagged cmk-rotation-retire-after-days (docs/retirement.md)
-    "ROTATION_RETIRE": ("retire", "plan", _retire),
+    "ROTATION_RETIRE": ("retire", "plan", _one_of(RETIRE_MODES)),
     "AZURE_CLOUD": ("cloud", "AzureCloud", _cloud),
     # Who may call the operator endpoints (shared.auth). The tenant and the app registration are required only when
     # they are served in entra mode (checked there), so timers, events and the local CLI run without them.
-    "ROTATION_HTTP_AUTH": ("http_auth", "entra", _http_auth),
-    "ROTATION_AUTH_TENANT_ID": ("auth_tenant_id", "", _guid),
-    "ROTATION_AUTH_CLIENT_ID": ("auth_client_id", "", _guid),
-    "ROTATION_AUTH_APP_ID_URI": ("auth_app_id_uri", "", _app_id_uri),  # empty: api://<ROTATION_AUTH_CLIENT_ID>
+    "ROTATION_HTTP_AUTH": ("http_auth", "entra", _one_of(HTTP_AUTH_MODES)),
+    "ROTATION_AUTH_TENANT_ID": ("auth_tenant_id", "", _matching(_GUID, "a GUID")),
+    "ROTATION_AUTH_CLIENT_ID": ("auth_client_id", "", _matching(_GUID, "a GUID")),
+    "ROTATION_AUTH_APP_ID_URI": ("auth_app_id_uri", "", _matching(_APP_ID_URI, APP_ID_URI_RULE)),  # empty: api://<ROTATION_AUTH_CLIENT_ID>
 }
 DEFAULTS: dict[str, str] = {name: default for name, (_, default, _) in SETTINGS.items()}
 
@@ -195,7 +172,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
 def operator_routes_need_function_key(env: Mapping[str, str]) -> bool:
     """For the Functions host, at indexing: anything but a readable ``entra`` keeps the function key (fail closed)."""
     name = "ROTATION_HTTP_AUTH"
+    _, default, parse = SETTINGS[name]
     try:
-        return _http_auth(name, env.get(name, "").strip() or DEFAULTS[name]) != "entra"
+        return parse(name, env.get(name, "").strip() or default) != "entra"
     except ConfigurationError:
         return True
