@@ -22,9 +22,9 @@ import re
 import sys
 import textwrap
 from collections.abc import Sequence
-from typing import Any
 
 from shared import doctor, retirement_cli, telemetry, triggers
+from shared.manual import cli_fields
 from shared.outcomes import RunReport
 from shared.reasons import AUTHENTICATION_REASONS, Result
 from shared.render import table
@@ -93,17 +93,6 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-def rotate_fields(args: argparse.Namespace) -> dict[str, Any]:
-    """The CLI's flags as the fields of POST /api/rotate: validated by the same code."""
-    names = {"registry": args.registry, "key": args.key, "toVersion": args.to_version}
-    fields: dict[str, Any] = {name: value for name, value in names.items() if value is not None}
-    if args.allow_downgrade:
-        fields["allowDowngrade"] = True
-    if args.dry_run:
-        fields["dryRun"] = True
-    return fields
-
-
 def answer(args: argparse.Namespace) -> triggers.Answer:
     if getattr(args, "remote", None):
         from shared import remote
@@ -120,7 +109,7 @@ def answer(args: argparse.Namespace) -> triggers.Answer:
 
     if args.command == "sweep":
         return triggers.cli_sweep(args.dry_run, requested_by=cli_requester())
-    return triggers.rotate_fields(rotate_fields(args), requested_by=cli_requester(), reason=args.reason or "")
+    return triggers.rotate_fields(cli_fields(args), requested_by=cli_requester(), reason=args.reason or "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

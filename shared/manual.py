@@ -97,3 +97,14 @@ def parse_rotate_request(body: Any, settings: Settings) -> ManualRequest:
     if allow_downgrade and to_version is None:
         raise BadRequest("allowDowngrade", "is only allowed together with toVersion")
     return ManualRequest(registry, key, _flag(body, "dryRun"), to_version, allow_downgrade)
+
+
+def cli_fields(args: Any) -> dict[str, Any]:
+    """The CLI's rotate flags as the fields of POST /api/rotate, so that they are validated by the same code."""
+    names = {"registry": args.registry, "key": args.key, "toVersion": args.to_version}
+    fields: dict[str, Any] = {name: value for name, value in names.items() if value is not None}
+    if args.allow_downgrade:
+        fields["allowDowngrade"] = True
+    if args.dry_run:
+        fields["dryRun"] = True
+    return fields

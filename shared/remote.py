@@ -29,14 +29,10 @@ def audience(explicit: str | None, env: Mapping[str, str]) -> str:
 
 
 def rotate_body(args: argparse.Namespace) -> dict[str, Any]:
-    """The CLI's flags as the JSON body of POST /api/rotate (the app validates it)."""
-    names = {"registry": args.registry, "key": args.key, "toVersion": args.to_version, "reason": args.reason}
-    body: dict[str, Any] = {name: value for name, value in names.items() if value is not None}
-    if args.allow_downgrade:
-        body["allowDowngrade"] = True
-    if args.dry_run:
-        body["dryRun"] = True
-    return body
+    """The CLI's flags as the JSON body of POST /api/rotate (the app validates it), with the operator's reason."""
+    from shared.manual import cli_fields
+
+    return {**cli_fields(args), **({"reason": args.reason} if args.reason is not None else {})}
 
 
 def answer(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> Answer:

@@ -100,16 +100,17 @@ def test_a_bad_setting_is_named_in_the_error(name: str, value: str) -> None:
 def test_the_cli_is_validated_like_the_http_body() -> None:
     """The CLI's flags become the HTTP body's fields and go through the same validation: no bypass of scope."""
     from shared import triggers
-    from shared.__main__ import parser, rotate_fields
+    from shared.__main__ import parser
+    from shared.manual import cli_fields
     from tests.fakes import FakeKeyVault, FakeRegistries
 
     engine = assemble(Settings(subscription_ids=(SUB,)), FakeKeyVault(lambda: NOW), FakeRegistries())
     outside = "/subscriptions/00000000-0000-0000-0000-00000000dead/resourceGroups/rg/providers/" \
               "Microsoft.ContainerRegistry/registries/acr1"
     args = parser().parse_args(["rotate", "--registry", outside, "--to-version", "abc", "--allow-downgrade"])
-    assert rotate_fields(args) == {"registry": outside, "toVersion": "abc", "allowDowngrade": True}
-    answer = triggers.rotate_fields(rotate_fields(args), lambda: engine)
+    assert cli_fields(args) == {"registry": outside, "toVersion": "abc", "allowDowngrade": True}
+    answer = triggers.rotate_fields(cli_fields(args), lambda: engine)
     assert (answer.status, answer.body["error"]["field"]) == (400, "registry")
     key_only = parser().parse_args(["rotate", "--key", "https://kv1.vault.azure.net/keys/k", "--allow-downgrade"])
-    answer = triggers.rotate_fields(rotate_fields(key_only), lambda: engine)
+    answer = triggers.rotate_fields(cli_fields(key_only), lambda: engine)
     assert (answer.status, answer.body["error"]["field"]) == (400, "allowDowngrade")
