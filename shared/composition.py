@@ -371,8 +371,7 @@ def cli_requester(env: Mapping[str, str] | None = None) -> Requester:
     from shared.adapters.identity import requester_of
 
     settings = load_settings(os.environ if env is None else env)
-    scope = settings.endpoints.resource_manager + "/.default"
-    return requester_of(DefaultAzureCredential(authority=_AUTHORITY[settings.cloud]), scope)
+    return requester_of(operator_credential(env), settings.endpoints.resource_manager + "/.default")
 
 
 def operator_credential(env: Mapping[str, str] | None = None) -> Any:
